@@ -1,0 +1,3 @@
+module bulkhead.dev/bulkhead
+
+go 1.26

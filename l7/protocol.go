@@ -1,0 +1,182 @@
+package l7
+
+import "net/netip"
+
+// This file is the contract between the engine (flow tracking, reassembly,
+// detection order) and the per-protocol parsers, one file per protocol.
+// Parsers are pure functions of the bytes they are given: no OS calls, no
+// goroutines, no global state, and bounded memory whatever the input.
+
+// Dir is the direction of data within a flow.
+type Dir uint8
+
+const (
+	// FromClient is data sent by the client (the side that opened the flow).
+	FromClient Dir = 0
+	// FromServer is data sent by the server.
+	FromServer Dir = 1
+)
+
+func (d Dir) String() string {
+	if d == FromServer {
+		return "server"
+	}
+	return "client"
+}
+
+// Transport is the transport protocol a Protocol runs over.
+type Transport uint8
+
+const (
+	TCP Transport = 6
+	UDP Transport = 17
+)
+
+// Match is a detector's answer about the bytes it was shown.
+type Match uint8
+
+const (
+	// NoMatch: these bytes are not this protocol.
+	NoMatch Match = iota
+	// NeedMore: the bytes are a valid prefix of this protocol but too short
+	// to tell; ask again when more have arrived.
+	NeedMore
+	// Matched: the bytes are this protocol.
+	Matched
+)
+
+// Protocol describes one application protocol the engine can detect and
+// parse. A protocol that runs over both TCP and UDP (DNS) registers one
+// Protocol per transport.
+type Protocol struct {
+	App       App
+	Transport Transport
+	// Ports are the protocol's well-known server ports. They are used only to
+	// break ties between protocols whose detectors all said Matched; they
+	// never identify a flow on their own.
+	Ports []uint16
+	// Detect inspects the first bytes seen in direction dir: for TCP a
+	// prefix of that direction's stream (it is called again with a longer
+	// prefix after NeedMore), for UDP one datagram. It must not retain data
+	// and must not allocate.
+	Detect func(dir Dir, data []byte) Match
+	// New returns fresh per-flow parser state for a flow identified as this
+	// protocol.
+	New func(cfg *ParserConfig) Parser
+}
+
+// ParserConfig tells a parser what its caller wants kept.
+type ParserConfig struct {
+	// Summaries asks the parser to keep what Summary returns (analyze sets
+	// it). When false (the agent), a parser keeps O(1) state per flow and
+	// reports through the Sink only.
+	Summaries bool
+	// MaxRecords caps the list entries a Summary keeps (requests, queries,
+	// commands…); beyond it the parser notes "records truncated" once.
+	MaxRecords int
+}
+
+// Parser extracts attributes from one flow of a detected protocol.
+type Parser interface {
+	// Parse consumes bytes sent in direction dir.
+	//
+	// TCP: data is that direction's in-order stream starting at the first
+	// byte not yet consumed. Parse returns how many bytes it consumed (whole
+	// messages); the engine keeps the rest and calls again with more bytes
+	// appended. Returning 0 means "need more bytes".
+	//
+	// UDP: data is one whole datagram; the count returned is ignored.
+	//
+	// Every request completed is reported with sink.Request, every response
+	// with sink.Response. A non-nil error means the bytes do not follow the
+	// protocol: the engine stops parsing that direction and notes the error.
+	// Parse must never panic, loop without progress or grow memory without
+	// bound, whatever the bytes.
+	Parse(dir Dir, data []byte, sink Sink) (consumed int, err error)
+	// Summary returns what was learnt about the flow, for analyze's JSON
+	// output under the key named after the app (e.g. "redis": {...}), as a
+	// value encoding/json marshals. nil when nothing was learnt or when
+	// ParserConfig.Summaries was false.
+	Summary() any
+}
+
+// Sink receives what parsers find. The *Request and *Response, and every
+// string and slice in them, are valid only during the call: parsers may
+// alias their buffers. A Sink that keeps anything must copy it.
+type Sink interface {
+	Request(r *Request)
+	Response(r *Response)
+	// Note records a remark about the flow, e.g. "STARTTLS".
+	Note(note string)
+}
+
+// Request holds the attributes of one application request that policies
+// match on. For protocols without requests (TLS, QUIC, SSH, handshakes) it
+// describes the connection set-up. Fields that do not apply are empty.
+//
+// Normalisation: Method and Command are upper case; Host is lower case with
+// any port and trailing dot removed; Path excludes the query string.
+type Request struct {
+	App App
+
+	// HTTP, HTTP/2 and gRPC.
+	Method    string // HTTP method ("GET"); for gRPC the HTTP/2 method ("POST")
+	Host      string // Host header or :authority; TLS and QUIC SNI; DNS query name
+	Path      string // request path without the query string
+	UserAgent string
+
+	// gRPC, from a :path of "/package.Service/Method".
+	GRPCService string // "package.Service"
+	GRPCMethod  string // "Method"
+
+	// DNS.
+	QType uint16 // query type of the question whose name is in Host
+	DNSID uint16
+
+	// TLS and QUIC ClientHello.
+	ALPN    []string
+	Version string // TLS: highest offered version ("1.3"); QUIC: version ("1")
+	JA4     string
+
+	// Command verbs: Redis, Memcached, SMTP, IMAP, POP3, FTP, NATS, MQTT
+	// ("PUBLISH", "SUBSCRIBE", "CONNECT"), Kafka API name ("PRODUCE"),
+	// MongoDB command ("FIND"), Cassandra and ZooKeeper opcode names, and the
+	// SQL statement kind for MySQL and PostgreSQL ("SELECT", "INSERT").
+	Command string
+
+	// Databases: MySQL, PostgreSQL, MongoDB.
+	User     string
+	Database string
+
+	// Kafka and MQTT: one topic per Request (a Kafka Produce to three topics
+	// is three Requests with the same Command).
+	Topic    string
+	ClientID string
+}
+
+// Response holds what a server answered.
+type Response struct {
+	App App
+	// Status is the HTTP status code, the DNS rcode, or the protocol's
+	// error/status code where it has one; -1 when there is none.
+	Status int
+	// DNS only: the message id, the question, and the answers.
+	DNSID   uint16
+	QName   string
+	QType   uint16
+	Answers []DNSAnswer
+	// TLS and QUIC: the version the server chose ("1.3").
+	Version string
+}
+
+// DNSAnswer is one resource record of a DNS answer section.
+type DNSAnswer struct {
+	Name string
+	Type uint16
+	TTL  uint32
+	// Addr is set for A and AAAA records.
+	Addr netip.Addr
+	// Data is the record data in presentation format (the address for A and
+	// AAAA, the target name for CNAME…).
+	Data string
+}
