@@ -45,3 +45,6 @@ demo: deps build
 
 clean:
 	rm -rf bin
+
+# Benchmarks, capture makers and other targets owned by each part of the tree.
+include $(wildcard mk/*.mk)

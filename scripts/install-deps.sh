@@ -21,6 +21,8 @@ prometheus
 libndpi-bin
 wrk
 ca-certificates
+iperf3
+iputils-ping
 "
 
 missing=""

@@ -65,8 +65,8 @@ var (
 )
 
 const (
-	bridgeName    = "br-bulkhead"
-	nodeDummy     = "bh-node0"
+	// BridgeName is the node bridge in the bridged topology.
+	BridgeName    = "br-bulkhead"
 	firstHostNum  = 10
 	maxContainers = 200
 )
@@ -228,17 +228,17 @@ func (n *Node) setupNode() error {
 			return fmt.Errorf("%w (is br_netfilter available? try: modprobe br_netfilter)", err)
 		}
 	}
-	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: bridgeName}}
+	br := &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: BridgeName}}
 	if err := h.nl.LinkAdd(br); err != nil {
-		return fmt.Errorf("testenv: add bridge %s in %s: %w", bridgeName, h.NS, err)
+		return fmt.Errorf("testenv: add bridge %s in %s: %w", BridgeName, h.NS, err)
 	}
-	if err := addrAdd(h.nl, bridgeName, netip.PrefixFrom(BridgeIP4, 24)); err != nil {
+	if err := addrAdd(h.nl, BridgeName, netip.PrefixFrom(BridgeIP4, 24)); err != nil {
 		return err
 	}
-	if err := addrAdd(h.nl, bridgeName, netip.PrefixFrom(BridgeIP6, 64)); err != nil {
+	if err := addrAdd(h.nl, BridgeName, netip.PrefixFrom(BridgeIP6, 64)); err != nil {
 		return err
 	}
-	return linkUp(h.nl, bridgeName)
+	return linkUp(h.nl, BridgeName)
 }
 
 // AddContainer creates a container namespace and attaches it to the node.
@@ -337,12 +337,12 @@ func (n *Node) attachBridged(c *Container) error {
 	if err != nil {
 		return fmt.Errorf("testenv: find %s: %w", c.HostIf, err)
 	}
-	br, err := nl.LinkByName(bridgeName)
+	br, err := nl.LinkByName(BridgeName)
 	if err != nil {
-		return fmt.Errorf("testenv: find %s: %w", bridgeName, err)
+		return fmt.Errorf("testenv: find %s: %w", BridgeName, err)
 	}
 	if err := nl.LinkSetMaster(hostLink, br); err != nil {
-		return fmt.Errorf("testenv: put %s on %s: %w", c.HostIf, bridgeName, err)
+		return fmt.Errorf("testenv: put %s on %s: %w", c.HostIf, BridgeName, err)
 	}
 	if err := nl.LinkSetUp(hostLink); err != nil {
 		return fmt.Errorf("testenv: bring up %s: %w", c.HostIf, err)

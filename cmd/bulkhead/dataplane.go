@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"bulkhead.dev/bulkhead/dataplane"
+	"bulkhead.dev/bulkhead/netns"
+)
+
+func init() {
+	register(command{
+		name:    "dataplane",
+		usage:   "[--deny tcp/PORT]... [--allow-all | --inspect-all] [--queues N] [--fail-closed] [--stats 5s]",
+		summary: "developer tool: run container discovery and the dataplane here with a static decider",
+		run:     runDataplane,
+	})
+}
+
+// portRules collects repeated --deny flags.
+type portRules []dataplane.PortRule
+
+func (p *portRules) String() string {
+	s := make([]string, len(*p))
+	for i, r := range *p {
+		s[i] = r.String()
+	}
+	return strings.Join(s, ",")
+}
+
+func (p *portRules) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		r, err := dataplane.ParsePortRule(strings.TrimSpace(f))
+		if err != nil {
+			return err
+		}
+		*p = append(*p, r)
+	}
+	return nil
+}
+
+func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("dataplane", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var deny portRules
+	fs.Var(&deny, "deny", "deny connections to PROTO/PORT (tcp/6379, udp/53); repeatable")
+	allowAll := fs.Bool("allow-all", false, "allow every connection (the default when no --deny is given)")
+	inspectAll := fs.Bool("inspect-all", false, "allow every connection but keep queueing all its packets")
+	queues := fs.Int("queues", 0, "number of queues and readers (default: number of CPUs)")
+	queueBase := fs.Uint("queue-base", 0, "first queue number")
+	failClosed := fs.Bool("fail-closed", false, "drop packets when the daemon is gone or the queue is full (default: fail-open)")
+	balance := fs.String("balance", string(dataplane.BalanceHash), "spread packets over queues by address hash or by cpu")
+	backend := fs.String("backend", string(dataplane.BackendAuto), "iptables backend: auto, nft or legacy")
+	mech := fs.String("connmark", string(dataplane.MechanismAuto), "how decisions reach the connmark: auto, repeat or verdict")
+	stats := fs.Duration("stats", 0, "print counters at this interval (and always on SIGUSR1)")
+	statsFormat := fs.String("stats-format", "text", "counters format: text or json (one object per line)")
+	logLevel := fs.String("log-level", "info", "debug (logs every decision), info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	if *allowAll && (*inspectAll || len(deny) > 0) {
+		return usagef("--allow-all excludes --inspect-all and --deny")
+	}
+	if *statsFormat != "text" && *statsFormat != "json" {
+		return usagef("--stats-format %q: want text or json", *statsFormat)
+	}
+	if *queueBase > 65535 {
+		return usagef("--queue-base %d: want 0 to 65535", *queueBase)
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return usagef("--log-level %q: %v", *logLevel, err)
+	}
+	be, err := dataplane.ParseBackend(*backend)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	mechanism, err := dataplane.ParseMechanism(*mech)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	dp, err := dataplane.New(dataplane.Config{
+		Decider:    &dataplane.StaticDecider{Deny: deny, InspectAll: *inspectAll, Logger: log},
+		Queues:     *queues,
+		QueueBase:  uint16(*queueBase),
+		FailClosed: *failClosed,
+		Balance:    dataplane.Balance(*balance),
+		Backend:    be,
+		Mechanism:  mechanism,
+		Logger:     log,
+	})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	// Discover the containers first and attach them before Start, so the
+	// first rule set (which replaces rules a crashed run left) already
+	// covers them: no unprotected moment on a restart.
+	w, err := netns.NewWatcher(netns.Config{Logger: log})
+	if err == nil {
+		err = w.Start(ctx)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped while starting
+		}
+		return fmt.Errorf("container discovery: %w", err)
+	}
+	for _, c := range w.Containers() {
+		if err := dp.Attach(ctx, dataplane.VethOf(c)); err != nil {
+			log.Warn("dataplane: cannot attach container", "veth", c.HostIf, "err", err)
+		}
+	}
+	if err := dp.Start(ctx); err != nil {
+		return errors.Join(err, w.Close(), dp.Close())
+	}
+	usr1 := make(chan os.Signal, 1)
+	signal.Notify(usr1, syscall.SIGUSR1)
+	defer signal.Stop(usr1)
+	var tick <-chan time.Time
+	if *stats > 0 {
+		t := time.NewTicker(*stats)
+		defer t.Stop()
+		tick = t.C
+	}
+	printStats := func() {
+		s, err := dp.Stats()
+		if err != nil {
+			log.Warn("dataplane: kernel queue counters", "err", err)
+		}
+		if *statsFormat == "json" {
+			b, _ := json.Marshal(s)
+			fmt.Fprintf(stdout, "%s\n", b)
+			return
+		}
+		fmt.Fprintf(stdout, "--- %s\n", time.Now().Format(time.TimeOnly))
+		_ = s.WriteText(stdout)
+	}
+	log.Info("dataplane: ready", "deny", deny.String(), "inspect_all", *inspectAll, "mechanism", dp.Mechanism())
+	events := w.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			werr := w.Close()
+			cerr := dp.Close()
+			printStats()
+			return errors.Join(werr, cerr)
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			dp.HandleEvent(ctx, ev)
+		case <-usr1:
+			printStats()
+		case <-tick:
+			printStats()
+		}
+	}
+}

@@ -1,0 +1,131 @@
+// Package dptest runs the real `bulkhead dataplane` command inside a
+// testenv node and talks to it: wait until it attached the containers, read
+// its counters (SIGUSR1, JSON), stop it (SIGTERM) or kill it (SIGKILL). The
+// dataplane's integration tests, its benchmark and the demo use it.
+package dptest
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"bulkhead.dev/bulkhead/dataplane"
+	"bulkhead.dev/bulkhead/testenv"
+)
+
+// Buffer is a bytes.Buffer safe for a process writing and a reader.
+type Buffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// Daemon is `bulkhead dataplane` running in a node's namespace.
+type Daemon struct {
+	Proc   *testenv.Process
+	Stdout *Buffer // counters, one JSON object per line
+	Stderr *Buffer // the log
+}
+
+// Start runs `BIN dataplane --stats-format json ARGS...` in the node and
+// waits (up to 15 s) until it has started and attached every container the
+// node has.
+func Start(n *testenv.Node, bin string, args ...string) (*Daemon, error) {
+	d := &Daemon{Stdout: &Buffer{}, Stderr: &Buffer{}}
+	cmd := exec.Command(bin, append([]string{"dataplane", "--stats-format", "json"}, args...)...)
+	cmd.Stdout, cmd.Stderr = d.Stdout, d.Stderr
+	p, err := n.Node.Start(cmd)
+	if err != nil {
+		return nil, err
+	}
+	d.Proc = p
+	for _, c := range n.Containers() {
+		if err := d.WaitAttached(c.HostIf, 15*time.Second); err != nil {
+			_ = p.Kill()
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// WaitAttached waits until the daemon has started and logged veth as
+// attached (rules a killed predecessor left may mention it already, so the
+// rules alone do not tell).
+func (d *Daemon) WaitAttached(veth string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		log := d.Stderr.String()
+		if strings.Contains(log, `msg="dataplane: started"`) && strings.Contains(log, "veth="+veth+" ") {
+			return nil
+		}
+		if d.Proc.Exited() {
+			return fmt.Errorf("dptest: bulkhead dataplane exited (%v):\n%s", d.Proc.Wait(), log)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("dptest: bulkhead dataplane did not attach %s within %v:\n%s", veth, timeout, log)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Stats asks for the counters (SIGUSR1) and returns them.
+func (d *Daemon) Stats() (dataplane.Stats, error) {
+	var s dataplane.Stats
+	before := strings.Count(d.Stdout.String(), "\n")
+	if err := d.Proc.Signal(syscall.SIGUSR1); err != nil {
+		return s, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for strings.Count(d.Stdout.String(), "\n") <= before {
+		if time.Now().After(deadline) {
+			return s, fmt.Errorf("dptest: no counters from bulkhead dataplane within 5s:\n%s", d.Stderr.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lines := strings.Split(strings.TrimSpace(d.Stdout.String()), "\n")
+	last := lines[len(lines)-1]
+	if err := json.Unmarshal([]byte(last), &s); err != nil {
+		return s, fmt.Errorf("dptest: parse counters %q: %w", last, err)
+	}
+	return s, nil
+}
+
+// Stop sends SIGTERM and waits (up to 15 s) for a clean exit.
+func (d *Daemon) Stop() error {
+	if err := d.Proc.Signal(syscall.SIGTERM); err != nil {
+		return err
+	}
+	select {
+	case <-d.Proc.Done():
+	case <-time.After(15 * time.Second):
+		_ = d.Proc.Kill()
+		return errors.New("dptest: bulkhead dataplane did not stop within 15s of SIGTERM:\n" + d.Stderr.String())
+	}
+	if err := d.Proc.Wait(); err != nil {
+		return fmt.Errorf("dptest: bulkhead dataplane exit: %w\n%s", err, d.Stderr.String())
+	}
+	return nil
+}
+
+// Kill sends SIGKILL (no clean-up runs) and waits for the process to end.
+func (d *Daemon) Kill() {
+	_ = d.Proc.Signal(syscall.SIGKILL)
+	<-d.Proc.Done()
+}

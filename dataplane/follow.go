@@ -1,0 +1,45 @@
+package dataplane
+
+import (
+	"context"
+
+	"bulkhead.dev/bulkhead/netns"
+)
+
+// VethOf returns the Veth of a container found by netns.
+func VethOf(c netns.Container) Veth {
+	return Veth{Name: c.HostIf, Bridge: c.Bridge, Addrs: c.Addrs}
+}
+
+// Follow attaches and detaches containers as a netns.Watcher reports them,
+// until events is closed or ctx is done. A container that cannot be
+// attached (its veth vanished, an address cannot be used) is logged with
+// the error naming it, and the others carry on.
+func (d *Dataplane) Follow(ctx context.Context, events <-chan netns.Event) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			d.HandleEvent(ctx, ev)
+		}
+	}
+}
+
+// HandleEvent applies one netns event.
+func (d *Dataplane) HandleEvent(ctx context.Context, ev netns.Event) {
+	c := ev.Container
+	switch ev.Type {
+	case netns.Added, netns.Updated:
+		if err := d.Attach(ctx, VethOf(c)); err != nil {
+			d.log.Warn("dataplane: cannot attach container", "veth", c.HostIf, "netns", c.NetNS, "err", err)
+		}
+	case netns.Removed:
+		if err := d.Detach(ctx, c.HostIf); err != nil {
+			d.log.Warn("dataplane: cannot detach container", "veth", c.HostIf, "err", err)
+		}
+	}
+}
