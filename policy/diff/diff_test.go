@@ -1,0 +1,61 @@
+package diff
+
+import (
+	"bytes"
+	"testing"
+
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy"
+	"bulkhead.dev/bulkhead/policy/internal/golden"
+)
+
+func load(t *testing.T, path string) *policy.Policy {
+	t.Helper()
+	p, err := policy.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestDiffGolden(t *testing.T) {
+	var buf bytes.Buffer
+	if err := Write(&buf, Diff(load(t, "testdata/old.yaml"), load(t, "testdata/new.yaml"))); err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, "old-new.golden", buf.Bytes())
+}
+
+func TestDiffIdentical(t *testing.T) {
+	old := load(t, "testdata/old.yaml")
+	if got := Diff(old, load(t, "testdata/old.yaml")); len(got) != 0 {
+		t.Errorf("identical policies differ: %v", got)
+	}
+	var buf bytes.Buffer
+	Write(&buf, nil)
+	if buf.String() != "no changes\n" {
+		t.Errorf("got %q", buf.String())
+	}
+}
+
+func TestPortsCover(t *testing.T) {
+	p := func(proto l7.Transport, lo, hi uint16) policy.PortRange {
+		return policy.PortRange{Proto: proto, Lo: lo, Hi: hi}
+	}
+	tests := []struct {
+		a, b []policy.PortRange
+		want bool
+	}{
+		{nil, []policy.PortRange{p(l7.TCP, 80, 80)}, true},
+		{[]policy.PortRange{p(l7.TCP, 80, 80)}, nil, false},
+		{[]policy.PortRange{p(l7.TCP, 1, 100), p(l7.TCP, 101, 200)}, []policy.PortRange{p(l7.TCP, 50, 150)}, true},
+		{[]policy.PortRange{p(l7.TCP, 1, 100)}, []policy.PortRange{p(l7.UDP, 50, 50)}, false},
+		{[]policy.PortRange{p(0, 1, 100)}, []policy.PortRange{p(l7.UDP, 50, 50)}, true},
+		{[]policy.PortRange{p(l7.TCP, 1, 65535), p(l7.UDP, 1, 65535)}, nil, true},
+	}
+	for _, tt := range tests {
+		if got := portsCover(tt.a, tt.b); got != tt.want {
+			t.Errorf("portsCover(%v, %v) = %v", tt.a, tt.b, got)
+		}
+	}
+}
