@@ -1,0 +1,437 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/agent/config"
+	"bulkhead.dev/bulkhead/agent/events"
+	"bulkhead.dev/bulkhead/agent/flowtable"
+	"bulkhead.dev/bulkhead/agent/identity"
+	"bulkhead.dev/bulkhead/agent/metrics"
+	"bulkhead.dev/bulkhead/agent/modes"
+	"bulkhead.dev/bulkhead/agent/state"
+)
+
+// Options configure an Agent. Config is required; the rest may be zero.
+type Options struct {
+	Config  config.Config
+	Version string
+	// Revision is the source revision for build info.
+	Revision string
+	Logger   *slog.Logger
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Stdout receives events when events.stdout is on (default os.Stdout).
+	Stdout io.Writer
+
+	// Policy loads policies; nil runs the empty policy in the default mode.
+	Policy PolicyLoader
+	// OnPolicy is called with every policy put in force (for the decision
+	// path).
+	OnPolicy func(*LoadedPolicy)
+	// Dataplane reports the packet path's state; nil means not attached.
+	Dataplane DataplaneStatus
+	// Graph supplies the learned graph for the API; nil means none.
+	Graph GraphSource
+	// Groups returns the policy groups a workload belongs to (for the API);
+	// nil means none.
+	Groups func(identity.Identity) []string
+	// AppName names an l7.App stored in a flow (default: its number).
+	AppName func(uint8) string
+}
+
+// DataplaneStatus reports whether the packet path is attached.
+type DataplaneStatus interface {
+	Dataplane() api.Dataplane
+}
+
+// GraphSource supplies the learned graph.
+type GraphSource interface {
+	// GraphJSON returns the graph as JSON.
+	GraphJSON() ([]byte, error)
+}
+
+// Agent is a running Bulkhead agent.
+type Agent struct {
+	opts    Options
+	cfg     config.Config
+	log     *slog.Logger
+	now     func() time.Time
+	loader  PolicyLoader
+	started time.Time
+
+	modes    *modes.Table
+	fqdn     *identity.FQDNMap
+	resolver *identity.Resolver
+	static   *identity.Static
+	flows    *flowtable.Table
+	events   *events.Emitter
+	store    *state.Store
+	metrics  *metrics.Metrics
+	api      *api.Server
+	metricsL net.Listener
+	metricsS *http.Server
+
+	polMu sync.Mutex
+	pol   policyState
+
+	reloadMu  sync.Mutex // one reload at a time
+	evictHook atomic.Pointer[func(*flowtable.Flow, flowtable.Reason)]
+
+	lifeMu  sync.Mutex
+	running bool
+	closed  bool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+}
+
+// New builds the agent's components from the configuration: it opens the
+// state directory, the event outputs and the identity file. Nothing runs
+// until Start.
+func New(opts Options) (*Agent, error) {
+	cfg := opts.Config
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Stdout == nil {
+		opts.Stdout = os.Stdout
+	}
+	a := &Agent{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, loader: opts.Policy, stop: make(chan struct{})}
+	var err error
+	a.store, err = state.Open(cfg.StateDir, state.Options{Interval: cfg.State.Interval, Now: a.now, Logger: a.log})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.modes = modes.New(cfg.DefaultMode, a.now)
+	if err := a.store.Register(state.Item{
+		Name: "modes", Save: a.modes.MarshalJSON, Load: a.modes.UnmarshalJSON, Generation: a.modes.Generation,
+	}); err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+
+	a.metrics, err = metrics.New(metrics.Options{Version: opts.Version, Revision: opts.Revision, MaxGraphSeries: cfg.Metrics.GraphSeries, Logger: a.log, Now: a.now})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+
+	if err := a.buildIdentity(); err != nil {
+		return nil, err
+	}
+
+	a.flows, err = flowtable.New(flowtable.Config{
+		MaxFlows: cfg.Limits.Flows,
+		Idle: flowtable.IdleTimeouts{
+			TCPOpening: cfg.Limits.Idle.TCPOpening, TCPEstablished: cfg.Limits.Idle.TCPEstablished,
+			TCPClosing: cfg.Limits.Idle.TCPClosing, UDP: cfg.Limits.Idle.UDP, ICMP: cfg.Limits.Idle.ICMP, Other: cfg.Limits.Idle.Other,
+		},
+		Now:     a.now,
+		Logger:  a.log,
+		OnEvict: a.onEvict,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("agent: %w", err)
+	}
+	a.metrics.SetFlowTableSource(flowSource{a.flows})
+
+	if err := a.buildEvents(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// buildIdentity loads the identity sources.
+func (a *Agent) buildIdentity() error {
+	sources, peers, err := a.identitySources()
+	if err != nil {
+		return err
+	}
+	a.fqdn = identity.NewFQDNMap(a.cfg.DNS.TTLFloor, a.cfg.DNS.MaxEntries, a.now)
+	a.resolver = identity.NewResolver(sources, peers, a.fqdn)
+	return nil
+}
+
+// identitySources reads the identity file (if any) and returns the sources
+// in order: the file, then the namespace names.
+func (a *Agent) identitySources() ([]identity.Source, []identity.PeerSource, error) {
+	var sources []identity.Source
+	var peers []identity.PeerSource
+	if f := a.cfg.Identity.File; f != "" {
+		st, err := identity.LoadStatic(f)
+		if err != nil {
+			return nil, nil, fmt.Errorf("agent: %w", err)
+		}
+		a.static = st
+		sources = append(sources, st)
+		peers = append(peers, st)
+	}
+	if ns := a.cfg.Identity.NetNS; ns.Enabled {
+		sources = append(sources, &identity.NetNSNames{StripPrefixes: ns.StripPrefixes, StripSuffixes: ns.StripSuffixes, Ignore: ns.Ignore})
+	}
+	return sources, peers, nil
+}
+
+// buildEvents opens the event outputs and evidence directory.
+func (a *Agent) buildEvents() error {
+	ec := a.cfg.Events
+	var outputs, keep []io.Writer
+	if ec.Stdout {
+		outputs = append(outputs, a.opts.Stdout)
+		keep = append(keep, a.opts.Stdout)
+	}
+	if p := a.cfg.EventsFile(); p != "" {
+		rf, err := events.OpenRotating(p, int64(ec.MaxSize), ec.Keep)
+		if err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		outputs = append(outputs, rf)
+	}
+	var ev *events.Evidence
+	if ec.Evidence.Enabled {
+		var err error
+		ev, err = events.OpenEvidence(events.EvidenceConfig{
+			Dir: a.cfg.EvidenceDir(), MaxFiles: ec.Evidence.MaxFiles,
+			MaxFileSize: int64(ec.Evidence.MaxFileSize), Packets: ec.Evidence.Packets,
+		})
+		if err != nil {
+			for _, o := range outputs {
+				if c, ok := o.(io.Closer); ok && o != a.opts.Stdout {
+					c.Close()
+				}
+			}
+			return fmt.Errorf("agent: %w", err)
+		}
+	}
+	recent := ec.Recent
+	if recent == 0 {
+		recent = -1 // none kept (the emitter's 0 means its default)
+	}
+	a.events = events.NewEmitter(events.Config{
+		Node: a.cfg.Node, Queue: ec.Queue, Recent: recent, Subscriber: ec.Subscriber,
+		Outputs: outputs, KeepOpen: keep, Evidence: ev, Now: a.now, Logger: a.log,
+	})
+	return nil
+}
+
+// SetEvictHook sets the function called for every flow leaving the flow
+// table (the decision path releases what it attached to Flow.Slot). It runs
+// with the flow locked and must not block.
+func (a *Agent) SetEvictHook(h func(*flowtable.Flow, flowtable.Reason)) {
+	if h == nil {
+		a.evictHook.Store(nil)
+		return
+	}
+	a.evictHook.Store(&h)
+}
+
+// onEvict counts evictions and calls the evict hook.
+func (a *Agent) onEvict(f *flowtable.Flow, r flowtable.Reason) {
+	a.metrics.FlowEvicted(metrics.EvictReason(r))
+	if h := a.evictHook.Load(); h != nil {
+		(*h)(f, r)
+	}
+}
+
+// Start loads the state and the policy, then starts every component and the
+// listeners. On error, what was started is stopped again.
+func (a *Agent) Start(ctx context.Context) error {
+	a.lifeMu.Lock()
+	defer a.lifeMu.Unlock()
+	if a.closed {
+		return errors.New("agent: start after close")
+	}
+	if a.running {
+		return nil
+	}
+	a.started = a.now()
+	a.events.Start()
+	a.emit(events.Event{Type: events.AgentStart, Message: "bulkhead " + a.opts.Version})
+
+	for _, r := range a.store.Load() {
+		switch r.Status {
+		case state.Loaded:
+			a.log.Info("agent: state restored", "item", r.Item, "saved", r.Saved)
+		case state.Corrupt:
+			a.log.Error("agent: state file unusable, moved aside; starting this item empty", "item", r.Item, "path", r.Path, "moved_to", r.MovedTo, "err", r.Err)
+		}
+	}
+	if err := a.loadInitialPolicy(); err != nil {
+		a.events.Close()
+		return err
+	}
+	// The dataplane attaches here, after the policy is in force.
+
+	a.flows.Start()
+	a.store.Start()
+	if err := a.listen(); err != nil {
+		a.flows.Close()
+		a.store.Close()
+		a.api.Close()
+		a.events.Close()
+		return err
+	}
+	a.wg.Go(a.housekeeping)
+	a.running = true
+	a.log.Info("agent: started", "node", a.cfg.Node, "api", a.cfg.API.Socket, "metrics", a.cfg.Metrics.Listen,
+		"default_mode", a.cfg.DefaultMode, "fail_mode", a.cfg.FailMode)
+	return nil
+}
+
+// listen starts the API and the metrics listener.
+func (a *Agent) listen() error {
+	a.api = api.NewServer(backend{a}, a.events, api.Options{Logger: a.log})
+	if err := a.api.ListenAndServeUnix(a.cfg.API.Socket); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	if a.cfg.API.TCP != "" {
+		if err := a.api.ListenAndServeTCP(a.cfg.API.TCP); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		a.log.Warn("agent: the API is also served on TCP without authentication", "addr", a.cfg.API.TCP)
+	}
+	if a.cfg.Metrics.Listen != "" {
+		l, err := net.Listen("tcp", a.cfg.Metrics.Listen)
+		if err != nil {
+			return fmt.Errorf("agent: metrics: listen on %s: %w", a.cfg.Metrics.Listen, err)
+		}
+		a.metricsL = l
+		a.metricsS = &http.Server{
+			Handler:           api.MetricsHandler(a.metrics.Handler(), backend{a}.Ready),
+			ReadHeaderTimeout: 10 * time.Second,
+			ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		}
+		a.wg.Go(func() {
+			if err := a.metricsS.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				a.log.Error("agent: metrics listener", "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// housekeeping runs periodic chores: expired DNS names and stale graph
+// series.
+func (a *Agent) housekeeping() {
+	dns := time.NewTicker(10 * time.Second)
+	graph := time.NewTicker(time.Hour)
+	defer dns.Stop()
+	defer graph.Stop()
+	for {
+		select {
+		case <-a.stop:
+			return
+		case <-dns.C:
+			a.fqdn.Sweep()
+		case <-graph.C:
+			a.metrics.SweepGraph()
+		}
+	}
+}
+
+// Reload re-reads the identity file and the policy (SIGHUP). An invalid
+// policy or identity file is refused; what was in force stays.
+func (a *Agent) Reload(ctx context.Context) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	var errs []error
+	if sources, peers, err := a.identitySources(); err != nil {
+		errs = append(errs, err)
+		a.log.Error("agent: identity file refused; the old identities stay", "err", err)
+	} else {
+		for _, c := range a.resolver.SetSources(sources, peers) {
+			a.log.Info("agent: workload renamed", "interface", c.HostIf, "from", c.From.Name, "to", c.To.Name)
+		}
+	}
+	if _, err := a.reloadPolicy(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops everything in reverse order: listeners, chores, the flow
+// table's sweeper, a last save of the state, then the events (written out).
+// Safe to call twice.
+func (a *Agent) Close() error {
+	a.lifeMu.Lock()
+	defer a.lifeMu.Unlock()
+	if a.closed {
+		return nil
+	}
+	a.closed = true
+	var errs []error
+	if a.running {
+		// The dataplane detaches here, first, removing its rules.
+		if a.metricsS != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			errs = append(errs, a.metricsS.Shutdown(ctx))
+			cancel()
+		}
+		errs = append(errs, a.api.Close())
+		close(a.stop)
+		a.wg.Wait()
+		a.flows.Close()
+		if err := a.store.Close(); err != nil {
+			errs = append(errs, err)
+		}
+		a.emit(events.Event{Type: events.AgentStop})
+	}
+	errs = append(errs, a.events.Close())
+	a.running = false
+	for i, e := range errs {
+		if errors.Is(e, http.ErrServerClosed) {
+			errs[i] = nil
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// emit sends an agent event (never blocks).
+func (a *Agent) emit(e events.Event) { a.events.Emit(e) }
+
+// Accessors for the decision path.
+
+// Flows returns the flow table.
+func (a *Agent) Flows() *flowtable.Table { return a.flows }
+
+// Resolver returns the workload identity resolver.
+func (a *Agent) Resolver() *identity.Resolver { return a.resolver }
+
+// Events returns the event emitter.
+func (a *Agent) Events() *events.Emitter { return a.events }
+
+// Modes returns the mode table.
+func (a *Agent) Modes() *modes.Table { return a.modes }
+
+// Metrics returns the agent's metrics.
+func (a *Agent) Metrics() *metrics.Metrics { return a.metrics }
+
+// State returns the state store; register items (the learned graph) before
+// Start.
+func (a *Agent) State() *state.Store { return a.store }
+
+// Config returns the agent's configuration.
+func (a *Agent) Config() config.Config { return a.cfg }
+
+// flowSource adapts the flow table to the metrics.
+type flowSource struct{ t *flowtable.Table }
+
+func (f flowSource) FlowTableStats() metrics.FlowTableStats {
+	st := f.t.Stats()
+	return metrics.FlowTableStats{Active: st.Active, Limit: st.Limit}
+}

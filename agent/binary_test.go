@@ -1,0 +1,265 @@
+package agent_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/agent/config"
+)
+
+// bulkheadBin is the binary under test: $BULKHEAD_BIN (make test builds
+// it), else built by TestMain.
+var bulkheadBin string
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	bulkheadBin = os.Getenv("BULKHEAD_BIN")
+	cleanup := func() {}
+	if bulkheadBin == "" {
+		dir, err := os.MkdirTemp("", "bulkhead-agent-test")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		cleanup = func() { os.RemoveAll(dir) }
+		bulkheadBin = filepath.Join(dir, "bulkhead")
+		cmd := exec.Command("go", "build", "-o", bulkheadBin, "bulkhead.dev/bulkhead/cmd/bulkhead")
+		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			fmt.Fprintln(os.Stderr, "agent tests: build bulkhead:", err)
+			cleanup()
+			os.Exit(1)
+		}
+	}
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
+
+// lockedBuffer collects a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// run runs the binary to completion and returns its exit code and output.
+func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	cmd := exec.Command(bulkheadBin, args...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("run %v: %v", args, err)
+	}
+	return code, o.String(), e.String()
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestAgentBinary runs the real "bulkhead agent" with no configuration file,
+// talks to it with the CLI verbs, reloads it with SIGHUP and stops it with
+// SIGTERM.
+func TestAgentBinary(t *testing.T) {
+	if _, err := os.Stat(config.DefaultPath); err == nil {
+		t.Skipf("%s exists on this machine; this test runs the agent without a configuration file", config.DefaultPath)
+	}
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "run", "bulkhead.sock")
+	stateDir := filepath.Join(dir, "state")
+	metricsAddr := freeAddr(t)
+	var stdout, stderr lockedBuffer
+	cmd := exec.Command(bulkheadBin, "agent", "--state-dir", stateDir, "--api-socket", sock,
+		"--metrics-listen", metricsAddr, "--node", "test-node", "--policy", filepath.Join(dir, "no-policy"), "--events-stdout")
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("agent stderr:\n%s", stderr.String())
+		}
+	})
+
+	healthz := func() bool {
+		resp, err := http.Get("http://" + metricsAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	waitFor(t, "/healthz", healthz)
+	st, err := os.Stat(sock)
+	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("API socket: %v %v", err, st)
+	}
+	if !strings.Contains(stderr.String(), "no configuration file") {
+		t.Errorf("the agent did not say it runs without a configuration file:\n%s", stderr.String())
+	}
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), "bulkhead_build_info") {
+		t.Errorf("/metrics lacks bulkhead_build_info")
+	}
+
+	// The CLI verbs.
+	code, out, errOut := run(t, "status", "--api", sock)
+	if code != 0 || !strings.Contains(out, "test-node") || !strings.Contains(out, "[-] dataplane") {
+		t.Errorf("status: %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = run(t, "status", "--api", sock, "--json")
+	var status api.Status
+	if err := json.Unmarshal([]byte(out), &status); code != 0 || err != nil || status.Node != "test-node" || status.DefaultMode != "learn" {
+		t.Errorf("status --json: %d %v %+v", code, err, status)
+	}
+	if code, out, _ = run(t, "flows", "--api", sock); code != 0 || out != "no flows\n" {
+		t.Errorf("flows: %d %q", code, out)
+	}
+	if code, out, _ = run(t, "mode", "--api", sock); code != 0 || !strings.Contains(out, "(workloads in no group)  learn") {
+		t.Errorf("mode: %d %q", code, out)
+	}
+	if code, _, errOut = run(t, "mode", "--api", sock, "ghost", "protect"); code != 1 || !strings.Contains(errOut, `unknown group "ghost"`) {
+		t.Errorf("mode ghost protect: %d %q", code, errOut)
+	}
+	if code, _, errOut = run(t, "mode", "--api", sock, "ghost", "enforce"); code != 2 || !strings.Contains(errOut, `unknown mode "enforce"`) {
+		t.Errorf("mode ghost enforce: %d %q", code, errOut)
+	}
+	if code, _, errOut = run(t, "policy", "reload", "--api", sock); code != 1 || !strings.Contains(errOut, "no policy engine") {
+		t.Errorf("policy reload: %d %q", code, errOut)
+	}
+	waitFor(t, "the agent_start event", func() bool {
+		code, out, _ = run(t, "events", "--api", sock, "--json")
+		return code == 0 && strings.Contains(out, `"type":"agent_start"`)
+	})
+
+	// events -f follows until interrupted.
+	follow := exec.Command(bulkheadBin, "events", "-f", "--api", sock)
+	fout, _ := follow.StdoutPipe()
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the event stream", func() bool {
+		var s api.Status
+		_, out, _ := run(t, "status", "--api", sock, "--json")
+		json.Unmarshal([]byte(out), &s)
+		return s.Events.Subscribers == 1
+	})
+	follow.Process.Signal(syscall.SIGINT)
+	io.Copy(io.Discard, bufio.NewReader(fout))
+	if err := follow.Wait(); err != nil {
+		t.Errorf("events -f after SIGINT: %v", err)
+	}
+
+	// SIGHUP reloads and keeps running.
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitFor(t, "the reload", func() bool { return strings.Contains(stderr.String(), "SIGHUP") })
+	if !healthz() {
+		t.Fatal("the agent stopped serving after SIGHUP")
+	}
+
+	// SIGTERM: a clean exit that removes the socket and saves the state.
+	cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("the agent exited with %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the agent did not exit within 20s of SIGTERM")
+	}
+	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
+		t.Errorf("the socket is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(stateDir, "modes.json")); err != nil {
+		t.Errorf("state not saved: %v", err)
+	}
+	if !strings.Contains(stdout.String(), `"type":"agent_stop"`) {
+		t.Errorf("no agent_stop event on stdout:\n%s", stdout.String())
+	}
+	if code, _, errOut = run(t, "status", "--api", sock); code != 1 || !strings.Contains(errOut, "cannot reach the agent at "+sock+": is it running?") {
+		t.Errorf("status with no agent: %d %q", code, errOut)
+	}
+}
+
+func TestAgentConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "agent.yaml")
+	os.WriteFile(bad, []byte("limits:\n  flowz: 3\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"agent", "--max-flows", "-1"}, "limits.flows: must be > 0, got -1 (set by --max-flows)"},
+		{[]string{"agent", "--config", bad}, "line 2: limits.flowz: unknown field"},
+		{[]string{"agent", "--config", filepath.Join(dir, "missing.yaml")}, "missing.yaml: no such file or directory"},
+		{[]string{"agent", "--set", "nope"}, `want FIELD=VALUE, got "nope"`},
+		{[]string{"agent", "extra"}, `unexpected argument "extra"`},
+	} {
+		code, _, errOut := run(t, tt.args...)
+		if code != 2 || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, errOut, tt.want)
+		}
+	}
+	code, out, _ := run(t, "agent", "--print-config", "--node", "x", "--set", "limits.idle.udp=2m")
+	if code != 0 || !strings.Contains(out, "node: x\n") || !strings.Contains(out, "udp: 2m0s") {
+		t.Errorf("--print-config: %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"syscall"
+
+	"bulkhead.dev/bulkhead/agent"
+	"bulkhead.dev/bulkhead/agent/config"
+)
+
+func init() {
+	register(command{
+		name:    "agent",
+		usage:   "[--config FILE] [--print-config] [flags]",
+		summary: "run the Bulkhead agent on this node (see docs/agent.md)",
+		run:     runAgent,
+	})
+}
+
+// runAgent loads the configuration, starts the agent, reloads on SIGHUP and
+// shuts down cleanly on SIGTERM or SIGINT (which cancel ctx).
+func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cf config.Flags
+	cf.Register(fs)
+	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+
+	host, _ := os.Hostname()
+	loaded, err := config.Load(cf.Options(config.Env{Hostname: host, CPUs: runtime.NumCPU()}))
+	if err != nil {
+		return &exitError{code: 2, err: err}
+	}
+	if *printConfig {
+		b, err := loaded.YAML()
+		if err != nil {
+			return err
+		}
+		_, err = stdout.Write(b)
+		return err
+	}
+	log := loaded.Log.NewLogger(stderr)
+	if loaded.File == "" {
+		log.Info("agent: no configuration file; defaults and flags only", "looked_for", config.DefaultPath)
+	} else {
+		log.Info("agent: configuration", "file", loaded.File)
+	}
+
+	// The decision path (dataplane readers, L7 engine, policy evaluation,
+	// learning) plugs in here through agent.Options: Policy, OnPolicy,
+	// Dataplane, Graph, Groups and AppName.
+	a, err := agent.New(agent.Options{
+		Config:   loaded.Config,
+		Version:  version,
+		Revision: buildRevision(),
+		Logger:   log,
+		Stdout:   stdout,
+	})
+	if err != nil {
+		return err
+	}
+	if err := a.Start(ctx); err != nil {
+		a.Close()
+		return err
+	}
+
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("agent: shutting down")
+			if err := a.Close(); err != nil {
+				return fmt.Errorf("shutdown: %w", err)
+			}
+			log.Info("agent: stopped")
+			return nil
+		case <-hup:
+			log.Info("agent: SIGHUP: reloading the identity file and the policy")
+			if err := a.Reload(ctx); err != nil {
+				log.Error("agent: reload incomplete; what failed keeps its previous version", "err", err)
+			}
+		}
+	}
+}
+
+// buildRevision returns the VCS revision the binary was built from ("" if
+// unknown).
+func buildRevision() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return s.Value
+			}
+		}
+	}
+	return ""
+}

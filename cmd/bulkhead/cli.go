@@ -1,0 +1,286 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/agent/cli"
+	"bulkhead.dev/bulkhead/agent/events"
+	"bulkhead.dev/bulkhead/agent/modes"
+)
+
+// The CLI verbs that talk to a running agent over its API.
+
+func init() {
+	register(command{name: "status", usage: "[--api ADDR] [--json]", summary: "show the running agent's status", run: runStatus})
+	register(command{name: "flows", usage: "[--api ADDR] [--json] [--src S] [--dst D] [--workload W] [--app A] [--verdict V] [--port P] [--limit N]",
+		summary: "list the agent's recent flows", run: runFlows})
+	register(command{name: "workloads", usage: "[--api ADDR] [--json]", summary: "list the workloads on this node and their identities", run: runWorkloads})
+	register(command{name: "mode", usage: "[--api ADDR] [--json] [GROUP [learn|monitor|protect]]",
+		summary: "show modes, or set a group's mode", run: runMode})
+	register(command{name: "events", usage: "[--api ADDR] [--json] [-f] [--type T,...] [--limit N]",
+		summary: "show the agent's recent events; -f follows new ones", run: runEvents})
+	registerPolicyVerb("reload", policyVerb{
+		usage:   "[--api ADDR] [--json]",
+		summary: "make the running agent reload its policy (refused with the errors if it is invalid)",
+		run:     runPolicyReload,
+	})
+}
+
+// clientFlags are the flags every verb has.
+type clientFlags struct {
+	api     string
+	json    bool
+	timeout time.Duration
+}
+
+func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cf := &clientFlags{}
+	def := os.Getenv("BULKHEAD_API")
+	if def == "" {
+		def = api.DefaultSocket
+	}
+	fs.StringVar(&cf.api, "api", def, "the agent's API: a unix socket path or host:port (env BULKHEAD_API)")
+	fs.BoolVar(&cf.json, "json", false, "print JSON for scripts")
+	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "give up after this long (not with -f)")
+	return fs, cf
+}
+
+func (cf *clientFlags) client() (*api.Client, error) {
+	c, err := api.NewClient(cf.api)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return c, nil
+}
+
+// call runs fn with the client and a timeout.
+func (cf *clientFlags) call(ctx context.Context, fn func(context.Context, *api.Client) error) error {
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, cf.timeout)
+	defer cancel()
+	return fn(ctx, c)
+}
+
+func noArgs(fs *flag.FlagSet) error {
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("status", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		st, err := c.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return cli.JSON(stdout, st)
+		}
+		return cli.Status(stdout, st, time.Now())
+	})
+}
+
+func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("flows", stderr)
+	var f api.FlowFilter
+	fs.StringVar(&f.Src, "src", "", "client: workload name, IP or CIDR")
+	fs.StringVar(&f.Dst, "dst", "", "server: workload name, IP or CIDR")
+	fs.StringVar(&f.Workload, "workload", "", "either side, by workload name")
+	fs.StringVar(&f.App, "app", "", "application protocol (http, dns, redis…)")
+	fs.StringVar(&f.Verdict, "verdict", "", "undecided, allow, deny or inspect")
+	port := fs.Uint("port", 0, "server port")
+	fs.IntVar(&f.Limit, "limit", api.DefaultFlowLimit, "at most this many, most recently active first")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	if *port > 65535 {
+		return usagef("--port %d: want 1-65535", *port)
+	}
+	f.Port = uint16(*port)
+	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		fl, err := c.Flows(ctx, f)
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return cli.JSON(stdout, fl)
+		}
+		return cli.Flows(stdout, fl, time.Now())
+	})
+}
+
+func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("workloads", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		ws, err := c.Workloads(ctx)
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return cli.JSON(stdout, ws)
+		}
+		return cli.Workloads(stdout, ws)
+	})
+}
+
+func runMode(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("mode", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	rest := fs.Args()
+	if len(rest) > 2 {
+		return usagef("unexpected argument %q", rest[2])
+	}
+	if len(rest) == 2 {
+		if _, err := modes.Parse(rest[1]); err != nil {
+			return usagef("%v", err)
+		}
+	}
+	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		all, err := c.Modes(ctx)
+		if err != nil {
+			return err
+		}
+		if len(rest) == 0 {
+			st, err := c.Status(ctx)
+			if err != nil {
+				return err
+			}
+			if cf.json {
+				return cli.JSON(stdout, all)
+			}
+			return cli.Modes(stdout, all, st.DefaultMode, time.Now())
+		}
+		var cur *modes.Entry
+		for i := range all {
+			if all[i].Group == rest[0] {
+				cur = &all[i]
+			}
+		}
+		if len(rest) == 1 {
+			if cur == nil {
+				return fmt.Errorf("unknown group %q (bulkhead mode lists them)", rest[0])
+			}
+			if cf.json {
+				return cli.JSON(stdout, cur)
+			}
+			return cli.Modes(stdout, []modes.Entry{*cur}, "", time.Now())
+		}
+		e, err := c.SetMode(ctx, rest[0], rest[1])
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return cli.JSON(stdout, e)
+		}
+		before := e.Mode
+		if cur != nil {
+			before = cur.Mode
+		}
+		return cli.ModeChange(stdout, before, e)
+	})
+}
+
+func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("events", stderr)
+	follow := fs.Bool("f", false, "follow: print new events as they happen, until interrupted")
+	types := fs.String("type", "", "only these event types, comma-separated (drop, violation, learned…)")
+	limit := fs.Int("limit", 100, "how many recent events (without -f)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	c, err := cf.client()
+	if err != nil {
+		return err
+	}
+	req := api.EventsRequest{Follow: *follow, Limit: *limit}
+	if *types != "" {
+		req.Types = strings.Split(*types, ",")
+	}
+	if !*follow {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, cf.timeout)
+		defer cancel()
+	}
+	err = c.Events(ctx, req, func(e events.Event) error {
+		if cf.json {
+			return writeJSONLine(stdout, e)
+		}
+		return cli.Event(stdout, e)
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted
+	}
+	return err
+}
+
+// writeJSONLine prints an event as the agent logs it: one JSON line.
+func writeJSONLine(w io.Writer, e events.Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
+}
+
+func runPolicyReload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, cf := newClientFlags("policy reload", stderr)
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := noArgs(fs); err != nil {
+		return err
+	}
+	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		info, err := c.ReloadPolicy(ctx)
+		var ae *api.Error
+		if errors.As(err, &ae) && ae.Status == 422 {
+			fmt.Fprintln(stdout, ae.Message)
+			return &exitError{code: 1, err: errors.New("the agent refused the policy; the previous policy stays in force")}
+		}
+		if err != nil {
+			return err
+		}
+		if cf.json {
+			return cli.JSON(stdout, info)
+		}
+		_, err = fmt.Fprintf(stdout, "policy reloaded: %d files, %d groups, %d rules\n", len(info.Files), info.Groups, info.Rules)
+		return err
+	})
+}
