@@ -9,4 +9,8 @@
 // Detection is by payload. A port only breaks ties between protocols whose
 // detectors all matched; traffic nothing recognises is Unknown, never guessed
 // from the port.
+//
+// The online API is Engine and Flow (flow.go); the contract with the
+// protocol parsers is in protocol.go; docs/l7.md describes detection,
+// reassembly and the protocols, docs/flow-json.md the output of analyze.
 package l7

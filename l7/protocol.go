@@ -1,6 +1,36 @@
 package l7
 
-import "net/netip"
+import (
+	"errors"
+	"net/netip"
+	"strconv"
+)
+
+// Contract changes (newest first; parsers must follow them):
+//
+//   - Protocol.ServerFirst: set it for protocols whose server speaks first
+//     (SMTP, FTP, POP3, IMAP, MySQL, NATS…). Detection then does not match
+//     them on server bytes that answer a client who spoke first (a Redis
+//     "+OK" reply is not a POP3 greeting).
+//   - ErrDone: Parse may return it when it needs no more bytes in that
+//     direction (TLS after the ClientHello). The engine stops feeding that
+//     direction without a note and frees its buffer.
+//   - Summaries: Summary may return a Summaries map to put values under
+//     several JSON keys (HTTP/2 puts "http" and "grpc"); any other value goes
+//     under the key named after the flow's app.
+//   - Resetter: a Parser may implement Reset; the engine then pools it and
+//     reuses it for another flow instead of calling New. Summary values
+//     already returned must not be touched by Reset.
+//   - Request.App: the engine sets it to the flow's app when a parser leaves
+//     it Unknown. A parser may report a refinement (HTTP → HTTP2 after an h2c
+//     upgrade, HTTP2 → GRPC): the flow's app then becomes that app.
+//   - Lifetime of strings: see Sink. They may alias the packet payload, the
+//     reassembly buffer (unsafe.String) or parser scratch space.
+//   - Tests: the flags -update (rewrite golden files) and -make-captures (run
+//     the capture makers, TestMakeCaptures*) are defined once for the whole
+//     l7 test binary in l7/flags_test.go as updateGolden and makeCaptures.
+//     Do not define them again (the test binary would panic).
+//   - Engine notes are constants in l7/notes.go ("reassembly limit reached"…).
 
 // This file is the contract between the engine (flow tracking, reassembly,
 // detection order) and the per-protocol parsers, one file per protocol.
@@ -32,6 +62,17 @@ const (
 	UDP Transport = 17
 )
 
+// String returns "tcp" or "udp" (the IP protocol number for anything else).
+func (t Transport) String() string {
+	switch t {
+	case TCP:
+		return "tcp"
+	case UDP:
+		return "udp"
+	}
+	return "ipproto-" + strconv.Itoa(int(t))
+}
+
 // Match is a detector's answer about the bytes it was shown.
 type Match uint8
 
@@ -51,6 +92,10 @@ const (
 type Protocol struct {
 	App       App
 	Transport Transport
+	// ServerFirst marks a protocol whose server speaks first (a greeting or
+	// banner). Its Detect is not asked about server bytes when the client
+	// spoke first: such bytes answer the client, they are no greeting.
+	ServerFirst bool
 	// Ports are the protocol's well-known server ports. They are used only to
 	// break ties between protocols whose detectors all said Matched; they
 	// never identify a flow on their own.
@@ -102,7 +147,13 @@ type Parser interface {
 
 // Sink receives what parsers find. The *Request and *Response, and every
 // string and slice in them, are valid only during the call: parsers may
-// alias their buffers. A Sink that keeps anything must copy it.
+// alias their buffers (the packet payload, the engine's reassembly buffer,
+// parser scratch space) with unsafe.String, and those bytes are reused or
+// overwritten as soon as the call returns. A Sink that keeps anything must
+// copy it (strings.Clone).
+//
+// The engine calls the Sink from the goroutine feeding the flow, inside
+// Flow.TCP or Flow.UDP.
 type Sink interface {
 	Request(r *Request)
 	Response(r *Response)
@@ -110,12 +161,32 @@ type Sink interface {
 	Note(note string)
 }
 
+// ErrDone is returned by Parse when the parser needs no more bytes in that
+// direction: everything it extracts has been reported. It is not an error in
+// the bytes; the engine stops feeding that direction and notes nothing.
+var ErrDone = errors.New("l7: parser needs no more bytes")
+
+// Summaries is a Summary value that spreads over several JSON keys of a
+// flow ("http" and "grpc" for a gRPC connection). Keys are JSON field names;
+// values are what encoding/json marshals.
+type Summaries map[string]any
+
+// Resetter is implemented by parsers that can be reused for another flow.
+// Reset returns the parser to the state New(cfg) would give; it must drop
+// (not reuse) whatever a previous Summary call returned.
+type Resetter interface {
+	Reset(cfg *ParserConfig)
+}
+
 // Request holds the attributes of one application request that policies
 // match on. For protocols without requests (TLS, QUIC, SSH, handshakes) it
 // describes the connection set-up. Fields that do not apply are empty.
 //
 // Normalisation: Method and Command are upper case; Host is lower case with
-// any port and trailing dot removed; Path excludes the query string.
+// any port and trailing dot removed; Path excludes the query string and the
+// fragment, has percent-encoded unreserved characters (ALPHA, DIGIT, "-",
+// ".", "_", "~") decoded and dot segments ("/./", "/../") removed
+// (RFC 3986 §6.2.2), so that "/api/../admin" is matched as "/admin".
 type Request struct {
 	App App
 

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/l7/capture"
+)
+
+func init() {
+	register(command{
+		name:    "analyze",
+		usage:   "[--format json|table] [--max-flows N] [--idle-timeout D] [--max-buffer BYTES] [-v] FILE...",
+		summary: "identify the applications in pcap/pcapng captures and print one line per flow",
+		run:     runAnalyze,
+	})
+}
+
+// progressMinSize is the smallest file that gets a progress bar.
+const progressMinSize = 16 << 20
+
+func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	format := fs.String("format", "", `output format: "json" (one object per line; the default when stdout is not a terminal) or "table"`)
+	maxFlows := fs.Int("max-flows", capture.DefaultMaxFlows, "flows tracked at once; beyond, the least recently seen is finished early")
+	idle := fs.Duration("idle-timeout", capture.DefaultIdleTimeout, "finish a flow idle this long (capture time)")
+	maxBuf := fs.Int("max-buffer", l7.DefaultMaxBuffer, "TCP reassembly limit per direction, in bytes")
+	verbose := fs.Bool("v", false, "log input oddities to stderr")
+	if err := fs.Parse(args); err != nil {
+		return usagef("%v", err)
+	}
+	if fs.NArg() == 0 {
+		return usagef("no capture file given")
+	}
+	switch *format {
+	case "":
+		*format = "json"
+		if isTerminal(stdout) {
+			*format = "table"
+		}
+	case "json", "table":
+	default:
+		return usagef("unknown format %q (want json or table)", *format)
+	}
+	if *maxFlows <= 0 || *maxBuf <= 0 || *idle <= 0 {
+		return usagef("--max-flows, --max-buffer and --idle-timeout must be positive")
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	opts := capture.Options{
+		Engine:      l7.Config{MaxBuffer: *maxBuf},
+		MaxFlows:    *maxFlows,
+		IdleTimeout: *idle,
+		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
+	}
+	out := bufio.NewWriterSize(stdout, 256<<10)
+	failed := 0
+	for _, name := range fs.Args() {
+		if err := analyzeFile(ctx, name, *format, opts, out, stderr); err != nil {
+			failed++
+			fmt.Fprintf(stderr, "bulkhead analyze: %v\n", err)
+			if errors.Is(err, context.Canceled) {
+				break
+			}
+		}
+	}
+	if err := out.Flush(); err != nil {
+		return fmt.Errorf("write output: %w", err)
+	}
+	if failed > 0 {
+		return &exitError{code: 1, err: fmt.Errorf("%d of %d files could not be analysed", failed, fs.NArg())}
+	}
+	return nil
+}
+
+// analyzeFile writes the flows of one capture to out.
+func analyzeFile(ctx context.Context, name, format string, opts capture.Options, out *bufio.Writer, stderr io.Writer) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() >= progressMinSize && isTerminal(stderr) {
+		bar := capture.NewProgressBar(stderr, name, fi.Size(), time.Now)
+		opts.Progress = bar.Update
+		defer bar.Done()
+	}
+	var emit func(*capture.Record) error
+	var table *capture.TableWriter
+	if format == "table" {
+		fmt.Fprintf(out, "== %s\n", name)
+		table = capture.NewTableWriter(out)
+		emit = table.Write
+	} else {
+		var line []byte
+		emit = func(r *capture.Record) error {
+			var err error
+			if line, err = r.AppendJSON(line[:0]); err != nil {
+				return err
+			}
+			line = append(line, '\n')
+			_, err = out.Write(line)
+			return err
+		}
+	}
+	stats, err := capture.Analyze(ctx, f, opts, emit)
+	if table != nil {
+		if ferr := table.Flush(); err == nil {
+			err = ferr
+		}
+	}
+	if stats.Truncated {
+		fmt.Fprintf(stderr, "bulkhead analyze: %s: warning: capture ends in the middle of a packet\n", name)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

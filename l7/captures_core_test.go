@@ -1,0 +1,373 @@
+package l7
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/quic-go/quic-go"
+	"golang.org/x/net/http2"
+	//lint:ignore SA1019 net/http has no server of the h2c Upgrade (see coreServe)
+	"golang.org/x/net/http2/h2c"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"bulkhead.dev/bulkhead/testenv"
+)
+
+// The capture makers of the core protocols (HTTP/1, HTTP/2 and gRPC, TLS,
+// DNS, QUIC): real clients (curl, openssl s_client, dig, grpc-go, quic-go)
+// against real servers (Go's net/http with h2c, openssl s_server, miekg/dns,
+// grpc-go, quic-go) in two testenv containers, recorded by tcpdump into
+// testdata/captures/NAME.pcap. They run only with -make-captures, as root
+// (curl, openssl, dig and tcpdump installed):
+//
+//	sudo go test ./l7 -run TestMakeCapturesCore -make-captures -v
+//	go test ./l7 -run TestCaptureGoldens -update   # then review the goldens
+
+type coreCaptureSpec struct {
+	name   string
+	filter string
+	// server starts the server in s (files under dir) and returns once it
+	// accepts connections.
+	server func(t *testing.T, ctx context.Context, s *testenv.Container, dir string)
+	// client runs the client in c against the server at ip.
+	client func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string)
+}
+
+func TestMakeCapturesCore(t *testing.T) {
+	if !*makeCaptures {
+		t.Skip("capture makers run only with -make-captures (root): go test ./l7 -run TestMakeCapturesCore -make-captures")
+	}
+	testenv.RequireRoot(t)
+	for _, spec := range coreCaptureSpecs() {
+		t.Run(spec.name, func(t *testing.T) { coreMakeCapture(t, spec) })
+	}
+}
+
+func coreMakeCapture(t *testing.T, spec coreCaptureSpec) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	node := testenv.New(t, testenv.Config{Containers: []string{"client", "server"}})
+	cl, sv := node.Container("client"), node.Container("server")
+	dir := t.TempDir()
+	out, err := filepath.Abs(filepath.Join("testdata", "captures", spec.name+".pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.server(t, ctx, sv, dir)
+	capture, err := sv.Capture("eth0", out, spec.filter)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec.client(t, ctx, cl, sv.IP4, dir)
+	if err := capture.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() <= 24 || st.Size() > 200<<10 {
+		t.Fatalf("%s: %d bytes, want a non-empty capture of at most 200 KiB", out, st.Size())
+	}
+	t.Logf("wrote %s (%d bytes)", out, st.Size())
+}
+
+// coreRun runs a client program in h and fails the test on error.
+func coreRun(t *testing.T, ctx context.Context, h *testenv.Container, name string, args ...string) string {
+	t.Helper()
+	out, err := h.Run(ctx, name, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out)
+}
+
+// coreServe serves handler on :8080 in s over HTTP/1.1 and unencrypted
+// HTTP/2 with prior knowledge, and with upgrade also over h2c by Upgrade.
+func coreServe(t *testing.T, s *testenv.Container, handler http.Handler, upgrade bool) {
+	t.Helper()
+	l, err := s.Listen("tcp", ":8080")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, Protocols: new(http.Protocols)}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetUnencryptedHTTP2(true)
+	if upgrade {
+		// net/http serves h2c with prior knowledge only; the Upgrade dance
+		// needs x/net's h2c handler (deprecated, but the only server of it
+		// in Go).
+		srv.Handler = h2c.NewHandler(handler, &http2.Server{}) //lint:ignore SA1019 see above
+	}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+}
+
+func coreEcho(w http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	w.Header().Set("Content-Type", "text/plain")
+	fmt.Fprintf(w, "%s %s\n", r.Method, r.URL.Path)
+}
+
+// coreCert returns a self-signed certificate for names and writes it and
+// its key as PEM files under dir.
+func coreCert(t *testing.T, dir string, names ...string) tls.Certificate {
+	t.Helper()
+	cert, certPEM, keyPEM, err := selfSigned(names...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "cert.pem"), certPEM, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "key.pem"), keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cert
+}
+
+func coreWaitTCP(t *testing.T, s *testenv.Container, port int) {
+	t.Helper()
+	addr := net.JoinHostPort(s.IP4.String(), fmt.Sprint(port))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c, err := s.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("server %s never accepted: %v", addr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+var coreZone = testenv.Zone{
+	"api.example.        60 IN A     198.18.0.11",
+	"api.example.        60 IN AAAA  2001:2:0:1::b",
+	"www.api.example.   300 IN CNAME api.example.",
+	"api.example.        60 IN TXT   \"v=bulkhead\"",
+}
+
+func coreCaptureSpecs() []coreCaptureSpec {
+	httpServer := func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+		coreServe(t, s, http.HandlerFunc(coreEcho), false)
+	}
+	quicSpec := func(name string, v quic.Version) coreCaptureSpec {
+		return coreCaptureSpec{
+			name: name, filter: "udp port 4433",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				cert := coreCert(t, dir, "quic.example")
+				pc, err := s.ListenPacket("udp", ":4433")
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := quic.Listen(pc, &tls.Config{Certificates: []tls.Certificate{cert}, NextProtos: []string{"h3"}},
+					&quic.Config{Versions: []quic.Version{v}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close(); pc.Close() })
+				go func() {
+					for {
+						conn, err := l.Accept(context.Background())
+						if err != nil {
+							return
+						}
+						go func() {
+							st, err := conn.AcceptStream(context.Background())
+							if err != nil {
+								return
+							}
+							_, _ = io.Copy(st, st)
+							st.Close()
+						}()
+					}
+				}()
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				pc, err := c.ListenPacket("udp", ":0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer pc.Close()
+				conn, err := quic.Dial(ctx, pc, &net.UDPAddr{IP: ip.AsSlice(), Port: 4433},
+					&tls.Config{ServerName: "quic.example", InsecureSkipVerify: true, NextProtos: []string{"h3"}},
+					&quic.Config{Versions: []quic.Version{v}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st, err := conn.OpenStreamSync(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := st.Write([]byte("hello over quic")); err != nil {
+					t.Fatal(err)
+				}
+				st.Close()
+				if _, err := io.ReadAll(st); err != nil {
+					t.Fatal(err)
+				}
+				_ = conn.CloseWithError(0, "done")
+			},
+		}
+	}
+	return []coreCaptureSpec{
+		{
+			name: "http-keepalive", filter: "tcp port 8080",
+			server: httpServer,
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				base := "http://" + ip.String() + ":8080"
+				// One connection, three requests; the Host header in odd
+				// case with a port, and a path with a dot segment.
+				coreRun(t, ctx, c, "curl", "-sS", "--path-as-is", "-A", "bulkhead-capture/1.0",
+					"-H", "hOsT: API.Example:8080",
+					base+"/api/v1/users?id=7", base+"/static/../api/v1/orders", base+"/health")
+				// A POST with a body, then a GET on the same connection.
+				coreRun(t, ctx, c, "curl", "-sS", "-A", "bulkhead-capture/1.0",
+					"-d", "name=alice&role=admin", base+"/api/v1/users", "--next", base+"/api/v1/users/alice")
+			},
+		},
+		{
+			name: "http10", filter: "tcp port 8080",
+			server: httpServer,
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				coreRun(t, ctx, c, "curl", "-sS", "--http1.0", "http://"+ip.String()+":8080/legacy/index.html")
+			},
+		},
+		{
+			name: "http2-prior-knowledge", filter: "tcp port 8080",
+			server: httpServer,
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				base := "http://" + ip.String() + ":8080"
+				// curl 7.88 fails on a second URL over one prior-knowledge
+				// connection: one request with curl, several with Go's
+				// h2c client on one connection.
+				coreRun(t, ctx, c, "curl", "-sS", "--http2-prior-knowledge", base+"/v2/items")
+				tr := &http.Transport{Protocols: new(http.Protocols), DialContext: c.DialContext}
+				tr.Protocols.SetUnencryptedHTTP2(true)
+				defer tr.CloseIdleConnections()
+				client := &http.Client{Transport: tr}
+				for _, r := range []struct{ method, path, body string }{
+					{"GET", "/v2/items/42", ""}, {"POST", "/v2/items", `{"name":"x"}`}, {"DELETE", "/v2/items/42", ""},
+				} {
+					req, err := http.NewRequestWithContext(ctx, r.method, base+r.path, strings.NewReader(r.body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					req.Host = "H2.Example:8080"
+					resp, err := client.Do(req)
+					if err != nil {
+						t.Fatal(err)
+					}
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			},
+		},
+		{
+			name: "h2c-upgrade", filter: "tcp port 8080",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				coreServe(t, s, http.HandlerFunc(coreEcho), true)
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				base := "http://" + ip.String() + ":8080"
+				coreRun(t, ctx, c, "curl", "-sS", "--http2", "-H", "Host: upgrade.example", base+"/first", base+"/second")
+			},
+		},
+		{
+			name: "grpc", filter: "tcp port 50051",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				l, err := s.Listen("tcp", ":50051")
+				if err != nil {
+					t.Fatal(err)
+				}
+				srv := grpc.NewServer()
+				healthpb.RegisterHealthServer(srv, health.NewServer())
+				go func() { _ = srv.Serve(l) }()
+				t.Cleanup(srv.Stop)
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				conn, err := grpc.NewClient(ip.String()+":50051",
+					grpc.WithTransportCredentials(insecure.NewCredentials()),
+					grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
+						return c.DialContext(ctx, "tcp", addr)
+					}))
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer conn.Close()
+				client := healthpb.NewHealthClient(conn)
+				for _, svc := range []string{"", "orders.v1.Orders"} {
+					_, err := client.Check(ctx, &healthpb.HealthCheckRequest{Service: svc})
+					if err != nil && svc == "" {
+						t.Fatal(err)
+					}
+				}
+			},
+		},
+		{
+			name: "tls-openssl", filter: "tcp port 8443",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				coreCert(t, dir, "api.example")
+				cmd := s.Command(context.Background(), "openssl", "s_server", "-accept", "8443",
+					"-cert", filepath.Join(dir, "cert.pem"), "-key", filepath.Join(dir, "key.pem"),
+					"-alpn", "h2,http/1.1", "-www", "-quiet")
+				if _, err := s.Start(cmd); err != nil {
+					t.Fatal(err)
+				}
+				coreWaitTCP(t, s, 8443)
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				cmd := c.Command(ctx, "openssl", "s_client", "-connect", ip.String()+":8443",
+					"-servername", "api.example", "-alpn", "h2,http/1.1")
+				cmd.Stdin = nil
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("openssl s_client: %v\n%s", err, out)
+				}
+			},
+		},
+		{
+			name: "dns-udp", filter: "port 53",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				if _, err := s.ServeDNS(":53", coreZone); err != nil {
+					t.Fatal(err)
+				}
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				for _, q := range [][]string{{"api.example", "A"}, {"api.example", "AAAA"}, {"www.api.example", "A"}, {"missing.example", "A"}, {"api.example", "TXT"}} {
+					coreRun(t, ctx, c, "dig", "+tries=1", "+time=2", "@"+ip.String(), q[0], q[1])
+				}
+			},
+		},
+		{
+			name: "dns-tcp", filter: "port 53",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				if _, err := s.ServeDNS(":53", coreZone); err != nil {
+					t.Fatal(err)
+				}
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				// +keepopen sends both queries on one connection.
+				coreRun(t, ctx, c, "dig", "+tcp", "+keepopen", "+tries=1", "+time=2", "@"+ip.String(),
+					"api.example", "A", "www.api.example", "A")
+			},
+		},
+		quicSpec("quic-v1", quic.Version1),
+		quicSpec("quic-v2", quic.Version2),
+	}
+}

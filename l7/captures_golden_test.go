@@ -1,0 +1,74 @@
+package l7_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/l7/capture"
+)
+
+// TestCaptureGoldens runs the analyze pipeline over every capture in
+// testdata/captures (made by the TestMakeCaptures* capture makers with real
+// clients and servers) and compares its output, one JSON line per flow,
+// with NAME.json. Regenerate the golden files with
+//
+//	go test ./l7 -run TestCaptureGoldens -update
+//
+// and review the diff: each must show the right app and attributes.
+func TestCaptureGoldens(t *testing.T) {
+	pcaps, err := filepath.Glob(filepath.Join("testdata", "captures", "*.pcap"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pcaps) == 0 {
+		t.Fatal("no captures in testdata/captures")
+	}
+	for _, pcap := range pcaps {
+		name := strings.TrimSuffix(filepath.Base(pcap), ".pcap")
+		t.Run(name, func(t *testing.T) {
+			got := analyzeFile(t, pcap)
+			golden := strings.TrimSuffix(pcap, ".pcap") + ".json"
+			if l7.UpdateGolden() {
+				if err := os.WriteFile(golden, got, 0o644); err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatalf("no golden file (create it with -update and review it): %v", err)
+			}
+			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(string(got), "\n")); diff != "" {
+				t.Errorf("%s differs from the analysis (-want +got):\n%s", golden, diff)
+			}
+		})
+	}
+}
+
+// analyzeFile returns what "bulkhead analyze --format json" prints for path.
+func analyzeFile(t *testing.T, path string) []byte {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	_, err = capture.Analyze(context.Background(), f, capture.Options{}, func(r *capture.Record) error {
+		b, err := r.AppendJSON(nil)
+		out.Write(b)
+		out.WriteByte('\n')
+		return err
+	})
+	if err != nil {
+		t.Fatalf("analyze %s: %v", path, err)
+	}
+	return out.Bytes()
+}

@@ -1,0 +1,398 @@
+package l7
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"golang.org/x/net/http2/hpack"
+)
+
+// HTTP/2 (RFC 9113) with prior knowledge (the client opens with the
+// connection preface) or after an h2c upgrade from HTTP/1.1 (http.go), and
+// gRPC over it.
+//
+// Header blocks (HEADERS, CONTINUATION, PUSH_PROMISE) are HPACK-decoded with
+// golang.org/x/net/http2/hpack: every block is decoded, in order, to keep
+// the dynamic table in step with the peers'. The table may grow to what the
+// receiving peer allowed in its SETTINGS, but never beyond h2MaxTable, and
+// header strings beyond h2MaxString are refused: a connection that needs
+// more stops being inspected (with a note). Other frames are skipped as
+// they stream by; only header-carrying and SETTINGS frames are buffered
+// whole.
+//
+// Request: Method, Host (:authority, else host), Path (normalised),
+// UserAgent; with content-type application/grpc the App is GRPC and
+// GRPCService, GRPCMethod come from the path "/package.Service/Method".
+// Response: Status (:status; 1xx and trailers are not reported).
+
+func init() {
+	register(&Protocol{
+		App:       HTTP2,
+		Transport: TCP,
+		Ports:     []uint16{80, 8080, 50051},
+		Detect:    detectHTTP2,
+		New:       func(cfg *ParserConfig) Parser { return newHTTP2Parser(cfg) },
+	})
+}
+
+const (
+	h2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	// h2MaxTable bounds the HPACK dynamic table per direction.
+	h2MaxTable = 64 << 10
+	// h2MaxString bounds one decoded header name or value.
+	h2MaxString = 16 << 10
+	// h2Streams is how many streams the parser remembers to pair
+	// responses with requests.
+	h2Streams = 64
+)
+
+// Frame types and flags.
+const (
+	h2Data         = 0x0
+	h2Headers      = 0x1
+	h2Settings     = 0x4
+	h2PushPromise  = 0x5
+	h2Continuation = 0x9
+
+	h2FlagEndHeaders = 0x4
+	h2FlagPadded     = 0x8
+	h2FlagPriority   = 0x20
+	h2FlagAck        = 0x1
+)
+
+func detectHTTP2(dir Dir, data []byte) Match {
+	if dir != FromClient {
+		return NoMatch
+	}
+	return appDetectPrefix(data, h2Preface)
+}
+
+// http2Parser is the Parser of a prior-knowledge HTTP/2 connection.
+type http2Parser struct {
+	log httpLog
+	c   *h2Conn
+}
+
+func newHTTP2Parser(cfg *ParserConfig) *http2Parser {
+	p := &http2Parser{c: newH2Conn()}
+	p.Reset(cfg)
+	return p
+}
+
+// Reset implements Resetter.
+func (p *http2Parser) Reset(cfg *ParserConfig) {
+	p.log.init(cfg)
+	p.c.reset(&p.log)
+}
+
+// Parse implements Parser.
+func (p *http2Parser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
+	return p.c.parse(dir, data, sink)
+}
+
+// Summary implements Parser.
+func (p *http2Parser) Summary() any { return p.log.summary() }
+
+// h2Side is the state of one direction.
+type h2Side struct {
+	dec         *hpack.Decoder
+	prefaceLeft int    // client: preface bytes still expected
+	skip        int    // bytes of the current frame still to pass over
+	cont        uint32 // stream whose header block continues, 0 if none
+	contPush    bool   // the continued block is a PUSH_PROMISE's
+	blk         h2Block
+}
+
+// h2Block collects the fields of the header block being decoded.
+type h2Block struct {
+	method, path, authority, host, status, ctype, ua string
+	stream                                           uint32
+	emit                                             bool
+}
+
+type h2Stream struct {
+	id   uint32
+	rec  int32
+	grpc bool
+}
+
+// h2Conn is an HTTP/2 connection seen from the middle.
+type h2Conn struct {
+	log     *httpLog
+	side    [2]h2Side
+	streams [h2Streams]h2Stream
+	next    int // ring position for the next stream
+	req     Request
+	resp    Response
+	scratch []byte
+}
+
+func newH2Conn() *h2Conn {
+	c := &h2Conn{}
+	for i := range c.side {
+		s := &c.side[i]
+		s.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) { s.blk.field(f) })
+		s.dec.SetMaxStringLength(h2MaxString)
+	}
+	return c
+}
+
+// reset prepares c for a new connection whose records go to log.
+func (c *h2Conn) reset(log *httpLog) {
+	c.log = log
+	for i := range c.side {
+		s := &c.side[i]
+		s.prefaceLeft, s.skip, s.cont, s.contPush = 0, 0, 0, false
+		s.blk = h2Block{}
+		// Drop a header block the previous connection left unfinished, and
+		// empty the table (hpack's only way: a size of 0).
+		_ = s.dec.Close()
+		s.dec.SetAllowedMaxDynamicTableSize(4096)
+		s.dec.SetMaxDynamicTableSize(0)
+		s.dec.SetMaxDynamicTableSize(4096)
+	}
+	c.side[FromClient].prefaceLeft = len(h2Preface)
+	c.streams = [h2Streams]h2Stream{}
+	c.next = 0
+	c.scratch = c.scratch[:0]
+}
+
+// upgraded registers the h2c upgrade request (record rec) as stream 1.
+func (c *h2Conn) upgraded(rec int) {
+	c.remember(1, rec, false)
+}
+
+// serverUpgraded is called when the server's 101 switches it to HTTP/2.
+func (c *h2Conn) serverUpgraded() {}
+
+func (c *h2Conn) remember(id uint32, rec int, grpc bool) {
+	c.streams[c.next] = h2Stream{id: id, rec: int32(rec), grpc: grpc}
+	c.next = (c.next + 1) % h2Streams
+}
+
+func (c *h2Conn) lookup(id uint32) (h2Stream, bool) {
+	for _, s := range c.streams {
+		if s.id == id && id != 0 {
+			return s, true
+		}
+	}
+	return h2Stream{}, false
+}
+
+func (b *h2Block) field(f hpack.HeaderField) {
+	if !b.emit {
+		return
+	}
+	switch f.Name {
+	case ":method":
+		b.method = f.Value
+	case ":path":
+		b.path = f.Value
+	case ":authority":
+		b.authority = f.Value
+	case "host":
+		b.host = f.Value
+	case ":status":
+		b.status = f.Value
+	case "content-type":
+		b.ctype = f.Value
+	case "user-agent":
+		b.ua = f.Value
+	}
+}
+
+var errH2Preface = errors.New("http2: bad connection preface")
+
+// parse consumes frames sent in direction dir.
+func (c *h2Conn) parse(dir Dir, data []byte, sink Sink) (int, error) {
+	s := &c.side[dir&1]
+	total := 0
+	for total < len(data) {
+		rest := data[total:]
+		if s.prefaceLeft > 0 {
+			want := h2Preface[len(h2Preface)-s.prefaceLeft:]
+			n := min(len(want), len(rest))
+			if string(rest[:n]) != want[:n] {
+				return total, errH2Preface
+			}
+			s.prefaceLeft -= n
+			total += n
+			continue
+		}
+		if s.skip > 0 {
+			n := min(s.skip, len(rest))
+			s.skip -= n
+			total += n
+			continue
+		}
+		if len(rest) < 9 {
+			break
+		}
+		length := int(rest[0])<<16 | int(rest[1])<<8 | int(rest[2])
+		typ, flags := rest[3], rest[4]
+		stream := binary.BigEndian.Uint32(rest[5:9]) & 0x7fffffff
+		if s.cont != 0 && typ != h2Continuation {
+			return total, errors.New("http2: header block interrupted by another frame")
+		}
+		switch typ {
+		case h2Headers, h2PushPromise, h2Continuation, h2Settings:
+			if len(rest) < 9+length {
+				return total, nil // wait for the whole frame
+			}
+			if err := c.frame(dir, typ, flags, stream, rest[9:9+length], sink); err != nil {
+				return total + 9 + length, err
+			}
+			total += 9 + length
+		default:
+			s.skip = length
+			total += 9
+		}
+	}
+	return total, nil
+}
+
+// frame handles one complete header-carrying or SETTINGS frame.
+func (c *h2Conn) frame(dir Dir, typ, flags uint8, stream uint32, p []byte, sink Sink) error {
+	s := &c.side[dir&1]
+	switch typ {
+	case h2Settings:
+		if flags&h2FlagAck != 0 {
+			return nil
+		}
+		if len(p)%6 != 0 {
+			return errors.New("http2: malformed SETTINGS frame")
+		}
+		for ; len(p) >= 6; p = p[6:] {
+			if binary.BigEndian.Uint16(p) == 0x1 { // SETTINGS_HEADER_TABLE_SIZE
+				v := min(binary.BigEndian.Uint32(p[2:]), h2MaxTable)
+				// What this side accepts bounds the other side's encoder.
+				c.side[dir^1].dec.SetAllowedMaxDynamicTableSize(v)
+			}
+		}
+		return nil
+	case h2Continuation:
+		if s.cont == 0 || stream != s.cont {
+			return errors.New("http2: unexpected CONTINUATION frame")
+		}
+		return c.fragment(dir, flags, p, s.contPush, sink)
+	}
+	if flags&h2FlagPadded != 0 {
+		if len(p) < 1 || int(p[0]) > len(p)-1 {
+			return errors.New("http2: bad padding")
+		}
+		p = p[1 : len(p)-int(p[0])]
+	}
+	push := typ == h2PushPromise
+	if push {
+		if len(p) < 4 {
+			return errors.New("http2: short PUSH_PROMISE frame")
+		}
+		p = p[4:]
+	} else if flags&h2FlagPriority != 0 {
+		if len(p) < 5 {
+			return errors.New("http2: short HEADERS frame")
+		}
+		p = p[5:]
+	}
+	if stream == 0 {
+		return errors.New("http2: header block on stream 0")
+	}
+	s.blk = h2Block{stream: stream, emit: !push}
+	s.cont = stream
+	return c.fragment(dir, flags, p, push, sink)
+}
+
+// fragment decodes a piece of a header block, and the block when it ends.
+func (c *h2Conn) fragment(dir Dir, flags uint8, p []byte, push bool, sink Sink) error {
+	s := &c.side[dir&1]
+	s.contPush = push
+	if _, err := s.dec.Write(p); err != nil {
+		return fmt.Errorf("http2: decode header block: %w", err)
+	}
+	if flags&h2FlagEndHeaders == 0 {
+		return nil
+	}
+	s.cont = 0
+	if err := s.dec.Close(); err != nil {
+		return fmt.Errorf("http2: decode header block: %w", err)
+	}
+	if push {
+		return nil
+	}
+	if dir == FromClient {
+		c.request(&s.blk, sink)
+	} else {
+		c.response(&s.blk, sink)
+	}
+	s.blk = h2Block{}
+	return nil
+}
+
+func (c *h2Conn) request(b *h2Block, sink Sink) {
+	if b.method == "" {
+		return // trailers
+	}
+	c.scratch = c.scratch[:0]
+	r := &c.req
+	*r = Request{App: HTTP2, Method: b.method, UserAgent: b.ua}
+	host := b.authority
+	if host == "" {
+		host = b.host
+	}
+	r.Host = bstr(normHost(sbytes(host), &c.scratch))
+	r.Path = bstr(normPath(sbytes(b.path), &c.scratch))
+	grpc := isGRPCContentType(b.ctype)
+	if grpc {
+		r.App = GRPC
+		r.GRPCService, r.GRPCMethod = grpcNames(r.Path)
+	}
+	rec := c.log.request(r, sink)
+	c.remember(b.stream, rec, grpc)
+	sink.Request(r)
+}
+
+func (c *h2Conn) response(b *h2Block, sink Sink) {
+	if b.status == "" {
+		return // trailers
+	}
+	status, err := strconv.Atoi(b.status)
+	if err != nil || status < 200 || status > 999 {
+		return // interim (1xx) or malformed
+	}
+	app := HTTP2
+	rec := -2
+	if st, ok := c.lookup(b.stream); ok {
+		rec = int(st.rec)
+		if st.grpc {
+			app = GRPC
+		}
+	}
+	c.log.status(rec, status, sink)
+	c.resp = Response{App: app, Status: status}
+	sink.Response(&c.resp)
+}
+
+// isGRPCContentType reports whether ct is application/grpc, alone or with
+// a "+format" or parameters.
+func isGRPCContentType(ct string) bool {
+	const g = "application/grpc"
+	if len(ct) < len(g) || !appEqualFold(sbytes(ct[:len(g)]), g) {
+		return false
+	}
+	return len(ct) == len(g) || ct[len(g)] == '+' || ct[len(g)] == ';'
+}
+
+// grpcNames splits "/package.Service/Method".
+func grpcNames(path string) (service, method string) {
+	if len(path) < 4 || path[0] != '/' {
+		return "", ""
+	}
+	i := strings.LastIndexByte(path, '/')
+	if i <= 1 || i == len(path)-1 {
+		return "", ""
+	}
+	return path[1:i], path[i+1:]
+}
