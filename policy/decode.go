@@ -256,6 +256,8 @@ func (d *decoder) group(n *yaml.Node, path string) {
 					d.fail(v, f, "%v", err)
 				} else if s == GroupWorld || s == GroupHost {
 					d.fail(v, f, "%q is a built-in group and cannot be defined", s)
+				} else if reservedGroupNames[s] {
+					d.fail(v, f, "%q is reserved (metrics use it for folded and missing groups)", s)
 				}
 				g.Name = s
 			}

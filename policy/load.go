@@ -24,10 +24,61 @@ const MaxFileSize = 16 << 20
 // Policy. On any problem the error is an ErrorList naming every one of them
 // (file:line: field: message); the returned Policy is then nil.
 func Load(paths ...string) (*Policy, error) {
-	l := newLoader()
 	if len(paths) == 0 {
 		return nil, fmt.Errorf("policy: load: no file or directory given")
 	}
+	l := newLoader()
+	for _, s := range l.read(paths) {
+		l.file(s.Name, s.Data)
+	}
+	return l.finish()
+}
+
+// Source is one policy file's name (as it appears in positions and rule
+// IDs) and contents.
+type Source struct {
+	Name string
+	Data []byte
+}
+
+// ReadSources reads the files Load would read for paths, in the same order,
+// without validating them. An error is an ErrorList naming every path that
+// could not be read. With LoadSources it lets a caller validate, compile and
+// keep exactly the same bytes (the agent saves them as its last good
+// policy).
+func ReadSources(paths ...string) ([]Source, error) {
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("policy: read: no file or directory given")
+	}
+	l := newLoader()
+	srcs := l.read(paths)
+	if err := l.e.err(); err != nil {
+		return nil, err
+	}
+	return srcs, nil
+}
+
+// LoadSources validates a policy from file contents already read, in the
+// order given: the result is what Load gives for files with those names and
+// contents. Errors are an ErrorList, as with Load.
+func LoadSources(srcs []Source) (*Policy, error) {
+	if len(srcs) == 0 {
+		return nil, fmt.Errorf("policy: load: no source given")
+	}
+	l := newLoader()
+	for _, s := range srcs {
+		if len(s.Data) > MaxFileSize {
+			l.e.add(Pos{File: s.Name}, "", "read policy %s: larger than %d bytes", s.Name, MaxFileSize)
+			continue
+		}
+		l.file(s.Name, s.Data)
+	}
+	return l.finish()
+}
+
+// read reads the files of paths, noting the paths it cannot read.
+func (l *loader) read(paths []string) []Source {
+	var srcs []Source
 	for _, p := range paths {
 		files, err := policyFiles(p)
 		if err != nil {
@@ -40,10 +91,10 @@ func Load(paths ...string) (*Policy, error) {
 				l.e.add(Pos{File: f}, "", "%v", err)
 				continue
 			}
-			l.file(f, data)
+			srcs = append(srcs, Source{Name: f, Data: data})
 		}
 	}
-	return l.finish()
+	return srcs
 }
 
 // Parse reads and validates a policy from the contents of one file; name is

@@ -39,6 +39,8 @@ func TestLoadErrors(t *testing.T) {
 			[]string{`p.yaml:7: rules[1].name: duplicate rule "r" (first defined at p.yaml:6)`}},
 		{"builtin group", "  groups:\n    - {name: world, cidrs: [0.0.0.0/0]}\n",
 			[]string{`p.yaml:6: groups[0].name: "world" is a built-in group and cannot be defined`}},
+		{"reserved group name", "  groups:\n    - {name: other, selector: {}}\n",
+			[]string{`p.yaml:6: groups[0].name: "other" is reserved (metrics use it for folded and missing groups)`}},
 		{"condition does not fit app", "  rules:\n    - from: world\n      to: host\n      app: redis\n      http:\n        - {path: /x}\n",
 			[]string{`p.yaml:10: rules[0].http: http conditions do not apply to app redis (they need app http or http2)`}},
 		{"condition without app", "  rules:\n    - from: world\n      to: host\n      dns:\n        - {name: x.com}\n",

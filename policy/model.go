@@ -22,6 +22,11 @@ const (
 	GroupHost = "host"
 )
 
+// reservedGroupNames cannot name a group: the agent's metrics fold series
+// past their cardinality cap into "other" and use "none" for a workload in
+// no group.
+var reservedGroupNames = map[string]bool{"other": true, "none": true}
+
 // Policy is a loaded policy: the union of every document of every file.
 type Policy struct {
 	// DefaultMode is the mode of workloads in no group and of groups that
