@@ -4,8 +4,9 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"sigs.k8s.io/kustomize/api/krusty"
+	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"slices"
 	"strings"
 	"testing"
@@ -365,14 +366,18 @@ func TestPodMonitorSelectsAgent(t *testing.T) {
 	}
 }
 
-// TestKustomizeBuild renders the kustomizations with kubectl, when it is
-// installed, and decodes the result strictly.
+// TestKustomizeBuild renders the kustomizations with the kustomize library
+// (what `kubectl kustomize` runs) and decodes the result strictly.
 func TestKustomizeBuild(t *testing.T) {
-	kubectl := requireTool(t, "kubectl")
+	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
 	for _, dir := range []string{"kubernetes", "kubernetes/monitoring"} {
-		out, err := exec.Command(kubectl, "kustomize", dir).Output()
+		res, err := k.Run(filesys.MakeFsOnDisk(), dir)
 		if err != nil {
-			t.Fatalf("kubectl kustomize %s: %v", dir, err)
+			t.Fatalf("kustomize build %s: %v", dir, err)
+		}
+		out, err := res.AsYaml()
+		if err != nil {
+			t.Fatalf("kustomize build %s: %v", dir, err)
 		}
 		objs, err := decodeManifests("kustomize "+dir, out)
 		if err != nil {

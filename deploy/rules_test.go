@@ -22,7 +22,7 @@ func requireTool(t *testing.T, name string) string {
 	t.Helper()
 	p, err := exec.LookPath(name)
 	if err != nil {
-		t.Skipf("%s not installed (scripts/install-deps.sh installs it): %v", name, err)
+		t.Fatalf("%s not installed: run scripts/install-deps.sh (make test does): %v", name, err)
 	}
 	return p
 }

@@ -23,7 +23,7 @@ import (
 func requirePrometheus(t *testing.T) {
 	t.Helper()
 	if _, err := exec.LookPath(promtest.DefaultBinary); err != nil {
-		t.Skipf("%s not installed (Debian package prometheus; scripts/install-deps.sh installs it): %v", promtest.DefaultBinary, err)
+		t.Fatalf("%s not installed (Debian package prometheus): run scripts/install-deps.sh (make test does): %v", promtest.DefaultBinary, err)
 	}
 }
 
