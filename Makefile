@@ -10,7 +10,7 @@ STATICCHECK_VERSION := v0.8.2
 # Every test run is bounded; CI must stay well under 30 minutes.
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build deps test test-unit lint fmt demo clean \
+.PHONY: all build deps test lint fmt demo clean \
 	bench bench-dataplane bench-l7 bench-policy bench-agent fuzz
 
 all: build
@@ -26,10 +26,6 @@ deps:
 # build network namespaces; as a normal user those skip and say why.
 test: deps build
 	BULKHEAD_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout $(TEST_TIMEOUT) $(PKGS)
-
-# test-unit runs only the tests that need no root and no network namespaces.
-test-unit:
-	$(GO) test -count=1 -short $(PKGS)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -75,13 +75,9 @@ func diffContainers(got, want []Container) string {
 	return cmp.Diff(render(want), render(got))
 }
 
-// newNode builds a test bed, unless -short asks for tests without network
-// namespaces (make test-unit). testenv.New skips when not root.
+// newNode builds a test bed; testenv.New skips when not root.
 func newNode(t *testing.T, cfg testenv.Config) *testenv.Node {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping: builds network namespaces, and -short runs only tests without them")
-	}
 	return testenv.New(t, cfg)
 }
 
