@@ -85,12 +85,13 @@ func Build(in Input, opt Options) (*Graph, error) {
 
 // filter applies opt.Workload and opt.Apps to the input's edges, verdict
 // counts and workloads (a filtered picture keeps only the workloads its
-// edges touch, and the one asked for).
+// edges touch, and the one asked for), and leaves out edges with a peer no
+// node can stand for.
 func filter(in Input, opt Options) ([]learn.Edge, []VerdictCount, []learn.WorkloadInfo) {
-	if opt.Workload == "" && len(opt.Apps) == 0 {
-		return in.Graph.Edges, in.Verdicts, in.Graph.Workloads
-	}
 	keep := func(src, dst learn.Peer, app l7.App) bool {
+		if !drawable(src) || !drawable(dst) {
+			return false
+		}
 		w := learn.Workload(opt.Workload)
 		return (opt.Workload == "" || src == w || dst == w) && (len(opt.Apps) == 0 || slices.Contains(opt.Apps, app))
 	}
@@ -116,6 +117,9 @@ func filter(in Input, opt Options) ([]learn.Edge, []VerdictCount, []learn.Worklo
 			touch(v.Src, v.Dst)
 		}
 	}
+	if opt.Workload == "" && len(opt.Apps) == 0 {
+		return edges, verdicts, in.Graph.Workloads
+	}
 	var workloads []learn.WorkloadInfo
 	for _, w := range in.Graph.Workloads {
 		if touched[w.Name] {
@@ -123,6 +127,20 @@ func filter(in Input, opt Options) ([]learn.Edge, []VerdictCount, []learn.Worklo
 		}
 	}
 	return edges, verdicts, workloads
+}
+
+// drawable reports whether a peer is one of the kinds a node can stand
+// for (ReadInput refuses others; an Input built in Go may hold any).
+func drawable(p learn.Peer) bool {
+	switch p.Kind {
+	case learn.PeerWorkload, learn.PeerFQDN:
+		return p.Name != ""
+	case learn.PeerAddr:
+		return p.Addr.IsValid()
+	case learn.PeerHost:
+		return true
+	}
+	return false
 }
 
 // knows reports whether the input mentions the workload.

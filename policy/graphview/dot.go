@@ -9,8 +9,8 @@ import (
 
 // WriteDot writes the graph in Graphviz's DOT language: workloads in a
 // "workloads" cluster, the host and external peers around it (clients to
-// the left, servers to the right, as the layout ranks them); one edge per pair of nodes coloured by its status, with a
-// legend as the graph's label. Node IDs are the view's IDs (printable ASCII
+// the left, servers to the right, as the layout ranks them); one edge per
+// pair of nodes coloured by its status; the legend as the graph's label. Node IDs are the view's IDs (printable ASCII
 // without quotes or backslashes, by construction); every label is an
 // HTML-like label with its text entity-escaped, so no name can end a string
 // or inject an attribute.
@@ -78,8 +78,10 @@ func dotID(id string) string {
 	return `"` + strings.ReplaceAll(id, `"`, `\"`) + `"`
 }
 
-// htmlEscaper escapes text for Graphviz HTML-like labels (an XML dialect).
-var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;")
+// htmlEscaper escapes text for Graphviz HTML-like labels: an XML dialect
+// whose text Graphviz then reads as an escString, where \N, \G… stand for
+// the node's or graph's name and \\ for one backslash.
+var htmlEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&quot;", "'", "&#39;", `\`, `\\`)
 
 // htmlLines renders label lines as the content of an HTML-like label.
 func htmlLines(lines []labelLine) string {

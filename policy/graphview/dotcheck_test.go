@@ -94,8 +94,29 @@ func lexDot(src string) ([]dotToken, error) {
 var htmlElements = []string{"b", "i", "br", "font", "table", "tr", "td"}
 
 // checkHTML checks that an HTML label is well-formed XML of our elements
-// and returns its text.
+// whose text has no escString sequence but "\\\\" (one backslash), and
+// returns its text as Graphviz draws it.
 func checkHTML(s string) (string, error) {
+	text, err := htmlText(s)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	for i := 0; i < len(text); i++ {
+		if text[i] != '\\' {
+			b.WriteByte(text[i])
+			continue
+		}
+		if i+1 == len(text) || text[i+1] != '\\' {
+			return "", fmt.Errorf("HTML label %q: a backslash Graphviz would read as an escape", s)
+		}
+		b.WriteByte('\\')
+		i++
+	}
+	return b.String(), nil
+}
+
+func htmlText(s string) (string, error) {
 	dec := xml.NewDecoder(strings.NewReader("<label>" + s + "</label>"))
 	dec.Strict = true
 	var text strings.Builder
@@ -123,8 +144,8 @@ func checkHTML(s string) (string, error) {
 
 // dotGraph is what parseDot found.
 type dotGraph struct {
-	nodes  []string   // node IDs, in order
-	edges  [][2]string // edges, in order
+	nodes  []string          // node IDs, in order
+	edges  [][2]string       // edges, in order
 	labels map[string]string // node ID or "SRC->DST" → label text
 }
 

@@ -99,6 +99,7 @@ func TestHostileNames(t *testing.T) {
 	}
 	golden.Check(t, "hostile.dot", dot)
 	golden.Check(t, "hostile.mermaid", mmd)
+	golden.Check(t, "hostile.json", js)
 }
 
 func isPrintableASCII(s string) bool {

@@ -122,13 +122,7 @@ func decodeInput(b []byte, allowState bool) (Input, error) {
 func strictDecode(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
+	return dec.Decode(v)
 }
 
 func decodeVerdictEnvelope(b []byte) (Input, error) {

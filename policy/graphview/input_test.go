@@ -57,7 +57,7 @@ func TestReadInput(t *testing.T) {
 		{name: "verdict without src", in: `{"graph":` + tinyGraph + `,"verdicts":[{"dst":{"workload":"a"},"proto":"tcp","port":1,"app":"unknown"}]}`, wantErr: "src and dst are required"},
 		{name: "verdict bad app", in: `{"graph":` + tinyGraph + `,"verdicts":[{"src":{"host":true},"dst":{"workload":"a"},"proto":"tcp","port":1,"app":"gopher"}]}`, wantErr: "gopher"},
 		{name: "verdict times reversed", in: `{"graph":` + tinyGraph + `,"verdicts":[{"src":{"host":true},"dst":{"workload":"a"},"proto":"tcp","port":1,"app":"unknown","firstSeen":"2026-01-02T00:00:00Z","lastSeen":"2026-01-01T00:00:00Z"}]}`, wantErr: "is before firstSeen"},
-		{name: "trailing data", in: `{"graph":` + tinyGraph + `,"verdicts":[]} {}`, wantErr: "trailing data"},
+		{name: "trailing data", in: `{"graph":` + tinyGraph + `,"verdicts":[]} {}`, wantErr: "after top-level value"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

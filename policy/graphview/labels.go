@@ -57,9 +57,9 @@ func edgeLines(e *Edge) []labelLine {
 		if s.App != "unknown" {
 			head += " " + s.App
 		}
-		lines = append(lines, labelLine{text: head, bold: true})
+		lines = append(lines, labelLine{text: display(head), bold: true})
 		if t := s.L7Text(); t != "" {
-			lines = append(lines, labelLine{text: t, dim: true})
+			lines = append(lines, labelLine{text: display(t), dim: true})
 		}
 	}
 	if t := tallyText(e.Verdicts); t != "" {

@@ -132,10 +132,10 @@ type Service struct {
 	// "GET,SET", "*.example.com". It is capped in length (Options.MaxL7Len);
 	// L7More counts the items left out, and L7Incomplete is set when the
 	// learned graph itself kept only some of the values.
-	L7           []string `json:"l7,omitempty"`
-	L7More       int      `json:"l7More,omitempty"`
-	L7Incomplete bool     `json:"l7Incomplete,omitempty"`
-	Count        uint64   `json:"count"`
+	L7           []string  `json:"l7,omitempty"`
+	L7More       int       `json:"l7More,omitempty"`
+	L7Incomplete bool      `json:"l7Incomplete,omitempty"`
+	Count        uint64    `json:"count"`
 	FirstSeen    time.Time `json:"firstSeen,omitzero"`
 	LastSeen     time.Time `json:"lastSeen,omitzero"`
 	Verdicts     Tally     `json:"verdicts"`

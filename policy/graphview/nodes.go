@@ -30,28 +30,35 @@ type peerUse struct {
 func mapPeers(workloads []learn.WorkloadInfo, use map[learn.Peer]*peerUse, opt Options) *nodeSet {
 	ns := &nodeSet{nodes: map[string]*Node{}, ofPeer: map[learn.Peer]string{}}
 	for _, w := range workloads {
-		n := &Node{ID: nodeID(KindWorkload, w.Name), Kind: KindWorkload, Name: w.Name}
-		if len(w.Labels) > 0 {
-			n.Labels = maps.Clone(w.Labels)
+		n := &Node{ID: nodeID(KindWorkload, w.Name), Kind: KindWorkload, Name: validUTF8(w.Name)}
+		for _, k := range slices.Sorted(maps.Keys(w.Labels)) {
+			if n.Labels == nil {
+				n.Labels = map[string]string{}
+			}
+			n.Labels[validUTF8(k)] = validUTF8(w.Labels[k])
 		}
 		ns.add(learn.Workload(w.Name), n)
 	}
+	var fqdns []learn.Peer
 	var names []string
 	var addrs []netip.Addr
-	var folded []learn.Peer // external peers drawn as world
+	addrPeer := map[netip.Addr]learn.Peer{} // as recorded: learn.Addr(a) unmaps
+	var folded []learn.Peer                 // external peers drawn as world
 	for _, p := range slices.SortedFunc(maps.Keys(use), learn.ComparePeers) {
 		switch p.Kind {
 		case learn.PeerWorkload:
 			if _, ok := ns.ofPeer[p]; !ok {
-				ns.add(p, &Node{ID: nodeID(KindWorkload, p.Name), Kind: KindWorkload, Name: p.Name})
+				ns.add(p, &Node{ID: nodeID(KindWorkload, p.Name), Kind: KindWorkload, Name: validUTF8(p.Name)})
 			}
 		case learn.PeerHost:
 			ns.add(p, &Node{ID: string(KindHost), Kind: KindHost, Name: "host"})
 		case learn.PeerFQDN:
+			fqdns = append(fqdns, p)
 			names = append(names, p.Name)
 		case learn.PeerAddr:
 			if use[p].server {
 				addrs = append(addrs, p.Addr)
+				addrPeer[p.Addr] = p
 			} else {
 				folded = append(folded, p)
 			}
@@ -63,29 +70,29 @@ func mapPeers(workloads []learn.WorkloadInfo, use map[learn.Peer]*peerUse, opt O
 	group := func(p learn.Peer, kind NodeKind, name string) {
 		id := nodeID(kind, name)
 		if groups[id] == nil {
-			groups[id] = &Node{ID: id, Kind: kind, Name: name}
+			groups[id] = &Node{ID: id, Kind: kind, Name: validUTF8(name)}
 		}
 		members[id] = append(members[id], p)
 	}
 	pats := learn.WildcardNames(names, opt.DNSThreshold)
-	for _, n := range names {
-		group(learn.FQDN(n), KindFQDN, pats[n])
+	for _, p := range fqdns {
+		group(p, KindFQDN, pats[p.Name]) // p as recorded: learn.FQDN(p.Name) may differ ("." → "")
 	}
 	for a, pfx := range learn.GroupAddrs(addrs, opt.AddrThreshold) {
 		if pfx.IsSingleIP() {
-			group(learn.Addr(a), KindAddr, a.String())
+			group(addrPeer[a], KindAddr, a.String())
 		} else {
-			group(learn.Addr(a), KindCIDR, pfx.String())
+			group(addrPeer[a], KindCIDR, pfx.String())
 		}
 	}
 	ids := slices.Sorted(maps.Keys(groups))
-	weight := func(id string) (w uint64) {
+	weight := make(map[string]uint64, len(ids))
+	for _, id := range ids {
 		for _, p := range members[id] {
-			w += use[p].weight
+			weight[id] += use[p].weight
 		}
-		return w
 	}
-	slices.SortStableFunc(ids, func(a, b string) int { return cmp.Compare(weight(b), weight(a)) })
+	slices.SortStableFunc(ids, func(a, b string) int { return cmp.Compare(weight[b], weight[a]) })
 	keep := len(ids)
 	if opt.MaxExternal < 0 {
 		keep = 0
@@ -141,7 +148,7 @@ func memberList(ps []learn.Peer, max int) ([]string, int) {
 			break
 		}
 		if p.Kind == learn.PeerFQDN {
-			out = append(out, p.Name)
+			out = append(out, validUTF8(p.Name))
 		} else {
 			out = append(out, p.Addr.String())
 		}

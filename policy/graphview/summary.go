@@ -69,7 +69,7 @@ func summarise(app l7.App, vals []learn.Value, opt Options) ([]string, int) {
 	list := slices.Collect(maps.Values(items))
 	texts := make(map[*l7Item]string, len(list))
 	for _, it := range list {
-		texts[it] = truncate(display(it.text()), opt.MaxL7Len)
+		texts[it] = truncate(validUTF8(it.text()), opt.MaxL7Len)
 	}
 	slices.SortFunc(list, func(a, b *l7Item) int {
 		return cmp.Or(cmp.Compare(b.count, a.count), strings.Compare(texts[a], texts[b]))
@@ -180,17 +180,21 @@ func generaliseValues(kind policy.L7Kind, vals []learn.Value, opt Options) []lea
 		for i := range vals {
 			vs[i] = vals[i].Values
 		}
-		gen := map[learn.Values]bool{}
+		// GeneralisePaths returns the distinct generalised values: a value
+		// not among them had its last segment replaced by {param}.
+		type mhp struct{ method, host, path string }
+		key := func(v *learn.Values) mhp { return mhp{v[policy.AttrMethod], v[policy.AttrHost], v[policy.AttrPath]} }
+		gen := map[mhp]bool{}
 		for _, v := range learn.GeneralisePaths(vs, opt.PathThreshold) {
-			gen[v] = true
+			gen[key(&v)] = true
 		}
 		for i := range out {
-			v := out[i].Values
-			p := v[policy.AttrPath]
-			if j := strings.LastIndexByte(p, '/'); j >= 0 && !gen[v] {
-				v[policy.AttrPath] = p[:j] + "/{param}"
-				if gen[v] {
-					out[i].Values = v
+			v := &out[i].Values
+			k := key(v)
+			if j := strings.LastIndexByte(k.path, '/'); j >= 0 && !gen[k] {
+				k.path = k.path[:j] + "/{param}"
+				if gen[k] {
+					v[policy.AttrPath] = k.path
 				}
 			}
 		}

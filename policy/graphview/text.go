@@ -65,6 +65,25 @@ func display(s string) string {
 	return b.String()
 }
 
+// validUTF8 returns s with each invalid UTF-8 byte written \xNN, so that
+// the view model is valid text (JSON cannot carry invalid UTF-8).
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		} else {
+			b.WriteString(s[i : i+n])
+		}
+		i += n
+	}
+	return b.String()
+}
+
 // truncate shortens s to at most max runes, ending with "…" when cut.
 func truncate(s string, max int) string {
 	if max <= 0 || utf8.RuneCountInString(s) <= max {

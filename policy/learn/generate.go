@@ -101,8 +101,10 @@ func Generate(s Snapshot, opt Options) (*policy.Policy, error) {
 	pol := &policy.Policy{DefaultMode: g.opt.Mode}
 	for _, name := range slices.Sorted(maps.Keys(g.groups)) {
 		grp := g.groups[name]
-		if seen := g.seen[name]; len(seen) > 0 {
-			grp.Comment += "\n" + listComment("seen", seen)
+		// "seen" lists the names and addresses a pattern stands for; it
+		// says nothing when it only repeats the pattern.
+		if seen := g.seen[name]; len(seen) > 0 && !(grp.Kind == policy.GroupFQDN && len(seen) == 1 && len(grp.FQDNs) == 1 && seen[0] == grp.FQDNs[0]) {
+			grp.Comment = strings.TrimPrefix(grp.Comment+"\n"+listComment("seen", seen), "\n")
 		}
 		pol.Groups = append(pol.Groups, *grp)
 	}
@@ -210,7 +212,10 @@ func (g *generator) workloadGroups() {
 			sel.MatchLabels[policy.WorkloadLabel] = name
 		}
 		gn := g.uniqueName(name)
-		grp := &policy.Group{Name: gn, Kind: policy.GroupSelector, Selector: sel, Comment: "workload " + name}
+		grp := &policy.Group{Name: gn, Kind: policy.GroupSelector, Selector: sel}
+		if gn != name {
+			grp.Comment = "workload " + name
+		}
 		if a := g.opt.AutoPromote; a != nil && a.To > g.opt.Mode {
 			grp.AutoPromote = &policy.AutoPromote{After: a.After, To: a.To}
 		}
@@ -249,7 +254,7 @@ func (g *generator) externalGroups() {
 			}
 			gn = g.uniqueName(label)
 			byPattern[pat] = gn
-			g.groups[gn] = &policy.Group{Name: gn, Kind: policy.GroupFQDN, FQDNs: []string{pat}, Comment: "external name " + pat}
+			g.groups[gn] = &policy.Group{Name: gn, Kind: policy.GroupFQDN, FQDNs: []string{pat}}
 		}
 		g.groupOf[FQDN(name)] = gn
 		g.seen[gn] = append(g.seen[gn], name)
@@ -370,6 +375,14 @@ func (g *generator) conditions(kind policy.L7Kind, values []Values) (matches []p
 	values = slices.Clone(values)
 	switch kind {
 	case policy.KindHTTP:
+		// A Host that is an IP literal (clients that dial the service by
+		// address) says nothing a reviewer can use and would break clients
+		// that use a name for the same service: leave it out.
+		for i := range values {
+			if isAddrHost(values[i][policy.AttrHost]) {
+				values[i][policy.AttrHost] = ""
+			}
+		}
 		gen := GeneralisePaths(values, g.opt.PathThreshold)
 		if len(gen) < len(values) {
 			note = fmt.Sprintf("%d distinct requests generalised into %d http conditions", len(values), len(gen))
@@ -406,6 +419,21 @@ func (g *generator) conditions(kind policy.L7Kind, values []Values) (matches []p
 	}
 	policy.SortMatches(kind, matches)
 	return matches, note, true
+}
+
+// isAddrHost reports whether an HTTP Host value is an IP address, with or
+// without a port or brackets.
+func isAddrHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(strings.Trim(h, "[]")); err == nil {
+		return true
+	}
+	if ap, err := netip.ParseAddrPort(h); err == nil && ap.Addr().IsValid() {
+		return true
+	}
+	return false
 }
 
 func plural(n uint64, what string) string {

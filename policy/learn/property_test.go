@@ -190,6 +190,10 @@ func TestGenerateGolden(t *testing.T) {
 		add(withLabels(Observation{Src: fe, Dst: api, Proto: l7.TCP, Port: 8080, App: l7.HTTP, Request: &l7.Request{Method: "GET", Path: "/static/" + f}}), 1)
 	}
 	add(withLabels(Observation{Src: fe, Dst: api, Proto: l7.TCP, Port: 8080, App: l7.HTTP, Request: &l7.Request{Method: "POST", Path: "/orders"}}), 3)
+	// A client that dials the api by address sends an IP-literal Host: it
+	// must not become a condition. A name Host stays.
+	add(withLabels(Observation{Src: fe, Dst: api, Proto: l7.TCP, Port: 8080, App: l7.HTTP, Request: &l7.Request{Method: "POST", Path: "/orders", Host: "198.18.0.11:8080"}}), 1)
+	add(withLabels(Observation{Src: fe, Dst: api, Proto: l7.TCP, Port: 8080, App: l7.HTTP, Request: &l7.Request{Method: "GET", Path: "/healthz", Host: "api.shop.internal"}}), 1)
 	add(withLabels(Observation{Src: api, Dst: db, Proto: l7.TCP, Port: 6379, App: l7.Redis, Request: &l7.Request{Command: "GET"}}), 5)
 	add(withLabels(Observation{Src: api, Dst: db, Proto: l7.TCP, Port: 6379, App: l7.Redis, Request: &l7.Request{Command: "SET"}}), 2)
 	for _, n := range []string{"a.cdn.example.com", "b.cdn.example.com", "c.cdn.example.com", "d.cdn.example.com", "e.cdn.example.com", "pypi.org"} {
