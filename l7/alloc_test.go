@@ -2,6 +2,7 @@ package l7
 
 import (
 	"crypto/tls"
+	"fmt"
 	"testing"
 )
 
@@ -90,5 +91,70 @@ func TestAllocsTLSConnection(t *testing.T) {
 	})
 	if allocs != 0 {
 		t.Errorf("%.1f allocations per connection", allocs)
+	}
+}
+
+// allocConnection feeds a whole TCP connection to a Flow of e, the way the
+// agent does: Init, handshake, the conversation in segments, Release. It
+// panics when the flow does not end up as app with a request reported.
+func allocConnection(e *Engine, f *Flow, app App, port uint16, conv [][]byte, dirs []Dir) {
+	var sink nopSink
+	f.Init(e, TCP, 40000, port, OrientationKnown)
+	f.TCP(FromClient, 0, SYN, nil, sink)
+	f.TCP(FromServer, 0, SYN|ACK, nil, sink)
+	seq := [2]uint32{1, 1}
+	for i, data := range conv {
+		d := dirs[i]
+		f.TCP(d, seq[d], ACK, data, sink)
+		seq[d] += uint32(len(data))
+	}
+	if f.App() != app || f.Requests() == 0 {
+		panic(fmt.Sprintf("flow is %v with %d requests, want %v", f.App(), f.Requests(), app))
+	}
+	f.Release()
+}
+
+// TestAllocsAppConnections: whole short connections of the application
+// protocols (handshake, a few requests, Release) allocate nothing once the
+// engine's pools are warm: parsers are reset and reused.
+func TestAllocsAppConnections(t *testing.T) {
+	skipUnderRace(t)
+	for _, c := range allocConversations() {
+		t.Run(c.app.String(), func(t *testing.T) {
+			e := NewEngine(Config{})
+			conv := make([][]byte, len(c.conv))
+			dirs := make([]Dir, len(c.conv))
+			for i, ch := range c.conv {
+				conv[i], dirs[i] = []byte(ch.data), ch.dir
+			}
+			var f Flow
+			allocs := testing.AllocsPerRun(200, func() { allocConnection(e, &f, c.app, c.port, conv, dirs) })
+			if allocs != 0 {
+				t.Errorf("%.1f allocations per connection", allocs)
+			}
+		})
+	}
+}
+
+// allocConversation is a short connection of an application protocol.
+type allocConversation struct {
+	app  App
+	port uint16
+	conv []appsChunk
+}
+
+func allocConversations() []allocConversation {
+	return []allocConversation{
+		{Redis, 6379, []appsChunk{cli(redisSet), srv(redisReply), cli(redisGet), srv("$5\r\nalice\r\n"), cli("PING\r\n"), srv("+PONG\r\n")}},
+		{MySQL, 3306, []appsChunk{srv(mysqlServerHello), cli(mysqlClientHello), srv(mysqlOK), cli(mysqlQuery), srv(mysqlResultSet),
+			cli(mysqlInitDB), srv(mysqlErr), cli(mysqlQuery), srv(mysqlResultSet)}},
+		{PostgreSQL, 5432, []appsChunk{cli(pgSSLReq), srv("N"), cli(pgStartup), srv(pgAuthOKMsg + pgParams), cli(pgQuery), srv(pgResult),
+			cli(pgParse), srv(pgError), cli(pgMsg('X', ""))}},
+		{Kafka, 9092, []appsChunk{cli(kafkaAPIVer4), srv(kafkaAck), cli(kafkaMetadataReq(12, 1, "orders", "audit")),
+			srv(kafkaMetadataResp(12, 1, kafkaOrders, kafkaAudit)), cli(kafkaProduceReq(13, 2, 300, kafkaOrders, kafkaAudit)),
+			srv(kafkaAck), cli(kafkaFetchReq(16, 3, kafkaOrders)), cli(kafkaProduce9)}},
+		{MQTT, 1883, []appsChunk{cli(mqttConnect311), srv(mqttConnAck), cli(mqttPublish), cli(mqttSubscribe), srv("\x90\x04\x00\x01\x01\x00"),
+			cli(mqttDisconnect)}},
+		{Memcached, 11211, []appsChunk{cli(mcSet), srv("STORED\r\n"), cli(mcGet), srv(mcReply)}},
 	}
 }

@@ -29,7 +29,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{5672},
 		Detect:    detectAMQP,
-		New:       newAMQPParser,
+		New:       appNew[amqpParser],
 	})
 }
 
@@ -153,8 +153,10 @@ type amqpParser struct {
 	sum    amqpSummary
 }
 
-func newAMQPParser(cfg *ParserConfig) Parser {
-	return &amqpParser{recs: newAppRecords[amqpSumEntry](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *amqpParser) Reset(cfg *ParserConfig) {
+	*p = amqpParser{recs: newAppRecords[amqpSumEntry](appCfg(cfg))}
 }
 
 func (p *amqpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -370,6 +372,7 @@ func (p *amqpParser) Summary() any {
 	if !p.recs.on || (p.sum.Version == "" && len(p.recs.list) == 0) {
 		return nil
 	}
-	p.sum.Methods = p.recs.list
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Methods = p.recs.list
+	return &s
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 )
 
 // This file holds the harness shared by the tests of the application
-// parsers (ssh_test.go … ntp_test.go): a recording Sink, an engine stand-in
+// parsers (ssh_test.go … ntp_test.go): an engine stand-in
 // that feeds a parser the way the engine does (per-direction buffers, any
 // split of the stream, bounded buffering), and table, fuzz and allocation
 // helpers built on it.
@@ -21,51 +20,6 @@ import (
 // the engine's default reassembly limit. A parser that needs more than this
 // to make progress fails the tests.
 const appsEngineLimit = 16 << 10
-
-// appsSink records what a parser reports as lines of text.
-type appsSink struct{ events []string }
-
-func (s *appsSink) Request(r *Request) { s.events = append(s.events, "req "+appsFormatRequest(r)) }
-func (s *appsSink) Response(r *Response) {
-	s.events = append(s.events, "resp "+appsFormatResponse(r))
-}
-func (s *appsSink) Note(n string) { s.events = append(s.events, "note "+n) }
-
-func appsFormatRequest(r *Request) string {
-	var b strings.Builder
-	b.WriteString(r.App.String())
-	add := func(k, v string) {
-		if v != "" {
-			fmt.Fprintf(&b, " %s=%q", k, v)
-		}
-	}
-	add("Command", r.Command)
-	add("Method", r.Method)
-	add("Host", r.Host)
-	add("Path", r.Path)
-	add("UserAgent", r.UserAgent)
-	add("Version", r.Version)
-	add("User", r.User)
-	add("Database", r.Database)
-	add("Topic", r.Topic)
-	add("ClientID", r.ClientID)
-	return b.String()
-}
-
-func appsFormatResponse(r *Response) string {
-	s := fmt.Sprintf("%s Status=%d", r.App, r.Status)
-	if r.Version != "" {
-		s += fmt.Sprintf(" Version=%q", r.Version)
-	}
-	return s
-}
-
-// appsNopSink discards everything; the allocation tests use it.
-type appsNopSink struct{}
-
-func (appsNopSink) Request(*Request)   {}
-func (appsNopSink) Response(*Response) {}
-func (appsNopSink) Note(string)        {}
 
 // appsChunk is data sent in one direction: a TCP segment's payload or one
 // UDP datagram.
@@ -97,6 +51,8 @@ type appsFeeder struct {
 	pending [2][]byte
 	stopped [2]bool
 	log     func(string)
+	// inputs are the buffers handed to Parse, for appsScribble.
+	inputs [][]byte
 }
 
 func newAppsFeeder(p *Protocol, cfg *ParserConfig, sink Sink, log func(string)) *appsFeeder {
@@ -110,6 +66,7 @@ func (f *appsFeeder) feed(dir Dir, piece []byte) error {
 		return nil
 	}
 	if f.proto.Transport == UDP {
+		f.inputs = append(f.inputs, piece)
 		if _, err := f.parser.Parse(dir, piece, f.sink); err != nil && !errors.Is(err, ErrDone) {
 			f.log("error " + err.Error())
 		}
@@ -117,6 +74,7 @@ func (f *appsFeeder) feed(dir Dir, piece []byte) error {
 	}
 	f.pending[dir] = append(f.pending[dir], piece...)
 	buf := f.pending[dir]
+	f.inputs = append(f.inputs, buf)
 	n, err := f.parser.Parse(dir, buf, f.sink)
 	if n < 0 || n > len(buf) {
 		return fmt.Errorf("Parse(%v) consumed %d of %d bytes", dir, n, len(buf))
@@ -170,8 +128,17 @@ func appsRandomSplit(seed int64) appsSplitter {
 // recorded and the parser's Summary as JSON ("" when nil).
 func appsRun(t testing.TB, proto *Protocol, cfg *ParserConfig, chunks []appsChunk, split appsSplitter) ([]string, string) {
 	t.Helper()
-	sink := &appsSink{}
-	f := newAppsFeeder(proto, cfg, sink, func(s string) { sink.events = append(sink.events, s) })
+	events, sum, _ := appsReplay(t, proto, proto.New(cfg), chunks, split)
+	return events, appsJSON(t, sum)
+}
+
+// appsReplay feeds chunks to parser p (of proto) as the engine would and
+// returns what the sink recorded, the parser's Summary value, and every
+// buffer handed to Parse (see appsScribble).
+func appsReplay(t testing.TB, proto *Protocol, p Parser, chunks []appsChunk, split appsSplitter) ([]string, any, [][]byte) {
+	t.Helper()
+	sink := &textSink{}
+	f := &appsFeeder{proto: proto, parser: p, sink: sink, log: func(s string) { sink.lines = append(sink.lines, s) }}
 	for _, c := range chunks {
 		pieces := [][]byte{[]byte(c.data)}
 		if proto.Transport == TCP {
@@ -183,15 +150,49 @@ func appsRun(t testing.TB, proto *Protocol, cfg *ParserConfig, chunks []appsChun
 			}
 		}
 	}
-	sum := f.parser.Summary()
+	return sink.lines, f.parser.Summary(), f.inputs
+}
+
+// appsJSON returns the JSON of a Summary value ("" for nil).
+func appsJSON(t testing.TB, sum any) string {
+	t.Helper()
 	if sum == nil {
-		return sink.events, ""
+		return ""
 	}
 	b, err := json.Marshal(sum)
 	if err != nil {
 		t.Fatalf("marshal Summary: %v", err)
 	}
-	return sink.events, string(b)
+	return string(b)
+}
+
+// appsScribble overwrites the buffers a parser was given, as the engine
+// does when it reuses them: what a Summary keeps must not alias them.
+func appsScribble(bufs [][]byte) {
+	for _, b := range bufs {
+		for i := range b {
+			b[i] = 0xa5
+		}
+	}
+}
+
+// appsHalf returns the first half of a conversation's bytes: it leaves a
+// parser in the middle of a message.
+func appsHalf(chunks []appsChunk) []appsChunk {
+	total := 0
+	for _, c := range chunks {
+		total += len(c.data)
+	}
+	var out []appsChunk
+	for left := total / 2; left > 0 && len(out) < len(chunks); {
+		c := chunks[len(out)]
+		if len(c.data) > left {
+			c.data = c.data[:left]
+		}
+		out = append(out, c)
+		left -= len(c.data)
+	}
+	return out
 }
 
 // appsCase is one table test of a parser: a conversation and what the
@@ -219,8 +220,7 @@ func appsRunCases(t *testing.T, app App, tr Transport, cases []appsCase) {
 				"random1": appsRandomSplit(1), "random2": appsRandomSplit(2),
 			}
 			for sname, split := range splits {
-				cfg := &ParserConfig{Summaries: true, MaxRecords: tc.max}
-				got, sum := appsRun(t, proto, cfg, tc.chunks, split)
+				got, sum := appsRun(t, proto, appsConfig(true, tc.max), tc.chunks, split)
 				if diff := cmp.Diff(tc.want, got); diff != "" {
 					t.Errorf("%s: events (-want +got):\n%s", sname, diff)
 				}
@@ -228,7 +228,7 @@ func appsRunCases(t *testing.T, app App, tr Transport, cases []appsCase) {
 					t.Errorf("%s: summary (-want +got):\n%s", sname, diff)
 				}
 			}
-			got, sum := appsRun(t, proto, &ParserConfig{MaxRecords: tc.max}, tc.chunks, appsRandomSplit(3))
+			got, sum := appsRun(t, proto, appsConfig(false, tc.max), tc.chunks, appsRandomSplit(3))
 			var want []string
 			for _, e := range tc.want {
 				if e != "note "+noteRecordsTruncated {
@@ -241,8 +241,56 @@ func appsRunCases(t *testing.T, app App, tr Transport, cases []appsCase) {
 			if sum != "" {
 				t.Errorf("summaries off: Summary() = %s, want nil", sum)
 			}
+			appsCheckPooled(t, proto, cases, tc, tc.want, true)
+			appsCheckPooled(t, proto, cases, tc, want, false)
 		})
 	}
+}
+
+// appsCheckPooled runs case b through a parser reused (Reset) after each
+// case of the table, whole and cut in the middle of a message, and requires
+// what a fresh parser reports (want, and b's summary when cfg.Summaries):
+// nothing may leak from one flow to the next. It also requires that the
+// earlier flow's Summary, taken before Reset, is left alone by Reset, by the
+// next flow and by the reuse of the buffers it was parsed from.
+func appsCheckPooled(t *testing.T, proto *Protocol, cases []appsCase, b appsCase, want []string, summaries bool) {
+	t.Helper()
+	wantSum := ""
+	if summaries {
+		wantSum = appsCanonJSON(t, b.summary)
+	}
+	for _, a := range cases {
+		for _, chunks := range [][]appsChunk{a.chunks, appsHalf(a.chunks)} {
+			// Each flow gets its own KafkaTopics: what a flow learns for the
+			// others is not state of the parser.
+			cfg := appsConfig(summaries, b.max)
+			p := proto.New(appsConfig(summaries, b.max))
+			r, ok := p.(Resetter)
+			if !ok {
+				t.Fatalf("%v parser %T does not implement Resetter", proto.App, p)
+			}
+			_, sumA, inputs := appsReplay(t, proto, p, chunks, appsRandomSplit(4))
+			before := appsJSON(t, sumA)
+			r.Reset(cfg)
+			got, sumB, _ := appsReplay(t, proto, p, b.chunks, appsRandomSplit(3))
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("after %q (summaries %v): events (-want +got):\n%s", a.name, summaries, diff)
+			}
+			if diff := cmp.Diff(wantSum, appsCanonJSON(t, appsJSON(t, sumB))); diff != "" {
+				t.Errorf("after %q: summary (-want +got):\n%s", a.name, diff)
+			}
+			appsScribble(inputs)
+			if after := appsJSON(t, sumA); after != before {
+				t.Errorf("summary of %q changed after Reset, reuse and overwritten input:\nbefore %s\nafter  %s", a.name, before, after)
+			}
+		}
+	}
+}
+
+// appsConfig is the parser configuration of the table tests, with a
+// KafkaTopics of its own.
+func appsConfig(summaries bool, max int) *ParserConfig {
+	return &ParserConfig{Summaries: summaries, MaxRecords: max, KafkaTopics: NewKafkaTopics(0)}
 }
 
 // appsCanonJSON re-encodes a JSON text so that formatting does not matter.
@@ -288,8 +336,8 @@ func appsFuzz(f *testing.F, app App, tr Transport, seeds ...[]appsChunk) {
 			dir = FromServer
 		}
 		for _, on := range []bool{false, true} {
-			sink := &appsSink{}
-			fd := newAppsFeeder(proto, &ParserConfig{Summaries: on, MaxRecords: 8}, sink, func(string) {})
+			sink := &textSink{}
+			fd := newAppsFeeder(proto, appsConfig(on, 8), sink, func(string) {})
 			split := appsRandomSplit(seed)
 			for _, d := range []Dir{dir, 1 - dir} {
 				if tr == UDP {
@@ -312,8 +360,8 @@ func appsFuzz(f *testing.F, app App, tr Transport, seeds ...[]appsChunk) {
 					t.Fatalf("marshal Summary: %v", err)
 				}
 			}
-			if len(sink.events) > 4*len(data)+8 {
-				t.Fatalf("%d events from %d bytes", len(sink.events), len(data))
+			if len(sink.lines) > 4*len(data)+8 {
+				t.Fatalf("%d events from %d bytes", len(sink.lines), len(data))
 			}
 		}
 	})
@@ -332,7 +380,7 @@ func appsAllocs(t *testing.T, c appsAllocCase) float64 {
 	t.Helper()
 	proto := appsProtocol(t, c.app, c.tr)
 	p := proto.New(&ParserConfig{})
-	var sink appsNopSink
+	var sink nopSink
 	for _, ch := range c.setup {
 		if n, err := p.Parse(ch.dir, []byte(ch.data), sink); err != nil || (c.tr == TCP && n != len(ch.data)) {
 			t.Fatalf("setup %q: consumed %d, err %v", ch.data, n, err)
@@ -357,7 +405,7 @@ func appsAllocs(t *testing.T, c appsAllocCase) float64 {
 func appsBench(b *testing.B, c appsAllocCase) {
 	proto := appsProtocol(b, c.app, c.tr)
 	p := proto.New(&ParserConfig{})
-	var sink appsNopSink
+	var sink nopSink
 	for _, ch := range c.setup {
 		if _, err := p.Parse(ch.dir, []byte(ch.data), sink); err != nil {
 			b.Fatal(err)

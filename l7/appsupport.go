@@ -45,6 +45,23 @@ func appCfg(cfg *ParserConfig) ParserConfig {
 	return *cfg
 }
 
+// appResetter is a parser type whose pointer implements Parser and
+// Resetter.
+type appResetter[T any] interface {
+	*T
+	Parser
+	Resetter
+}
+
+// appNew is the Protocol.New of a parser that implements Resetter: a new T
+// reset for cfg. Reset is thus the only place that sets a parser's initial
+// state, and a pooled parser starts each flow exactly as a new one does.
+func appNew[T any, P appResetter[T]](cfg *ParserConfig) Parser {
+	p := P(new(T))
+	p.Reset(cfg)
+	return p
+}
+
 // appRecords is the capped list a Summary keeps. The zero value keeps
 // nothing; newAppRecords makes one that keeps up to cfg.MaxRecords entries
 // when cfg.Summaries is set.
@@ -456,6 +473,11 @@ type appTextSession struct {
 	buf      appBuf
 	greeting string
 	cmds     appRecords[string]
+}
+
+// newAppTextSession returns the initial session state for cfg.
+func newAppTextSession(cfg *ParserConfig) appTextSession {
+	return appTextSession{cmds: newAppRecords[string](appCfg(cfg))}
 }
 
 // appLineHandler handles one complete line of a text protocol.

@@ -1,3 +1,5 @@
+//go:build captures
+
 package l7
 
 import (
@@ -23,87 +25,29 @@ import (
 	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
-// The capture makers of the application parsers: each runs a real client
-// against a real server in two testenv containers and records the
-// conversation with tcpdump under testdata/captures/NAME.pcap. They only
-// run with -make-captures, as root, with the packages of
-// scripts/install-capture-deps.sh installed:
-//
-//	sudo ./scripts/install-capture-deps.sh
-//	sudo go test ./l7 -run 'TestMakeCapturesApps' -make-captures -v
-//
-// Stored captures are committed; CI does not regenerate them. Each spec
-// captures only the ports of its protocol so that files stay small.
-
-// appsCaptureSpec describes one capture.
-type appsCaptureSpec struct {
-	name   string
-	filter string
-	// server starts the server in s, using dir for its files, and returns
-	// once it accepts connections (or after a short pause for UDP).
-	server func(t *testing.T, ctx context.Context, s *testenv.Container, dir string)
-	// client runs the client in c against the server at ip.
-	client func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string)
-}
-
-func TestMakeCapturesApps(t *testing.T) {
-	if !*makeCaptures {
-		t.Skip("capture makers run only with -make-captures (root): go test ./l7 -run TestMakeCapturesApps -make-captures")
-	}
-	testenv.RequireRoot(t)
-	for _, spec := range appsCaptureSpecs() {
-		t.Run(spec.name, func(t *testing.T) { appsMakeCapture(t, spec) })
-	}
-}
-
-func appsMakeCapture(t *testing.T, spec appsCaptureSpec) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	node := testenv.New(t, testenv.Config{Containers: []string{"client", "server"}})
-	cl, sv := node.Container("client"), node.Container("server")
-	// Servers that drop privileges (Dovecot, PostgreSQL) must reach dir.
-	dir := t.TempDir()
-	for _, d := range []string{filepath.Dir(dir), dir} {
-		if err := os.Chmod(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	out, err := filepath.Abs(filepath.Join("testdata", "captures", spec.name+".pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	spec.server(t, ctx, sv, dir)
-	capture, err := sv.Capture("eth0", out, spec.filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.client(t, ctx, cl, sv.IP4, dir)
-	if err := capture.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Size() <= 24 || st.Size() > 200<<10 {
-		t.Fatalf("%s: %d bytes, want a non-empty capture of at most 200 KiB", out, st.Size())
-	}
-	t.Logf("wrote %s (%d bytes)", out, st.Size())
-}
+// The capture specs of the application parsers: each runs a real client
+// against a real server (Debian packages where they exist, else a real Go
+// client library against a Go server). captures_make_test.go runs them
+// (TestMakeCapturesApps, build tag "captures", root, the packages of
+// scripts/install-capture-deps.sh installed).
 
 // appsStart starts a server program in h; its output goes to the test log
 // when the test fails.
 func appsStart(t *testing.T, ctx context.Context, h *testenv.Container, name string, args ...string) {
 	t.Helper()
-	cmd := exec.CommandContext(ctx, name, args...)
+	appsStartCmd(t, h, exec.CommandContext(ctx, name, args...))
+}
+
+// appsStartCmd starts cmd (a server with its own environment or directory)
+// in h like appsStart.
+func appsStartCmd(t *testing.T, h *testenv.Container, cmd *exec.Cmd) {
+	t.Helper()
 	var log appsLog
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if _, err := h.Start(cmd); err != nil {
@@ -111,7 +55,7 @@ func appsStart(t *testing.T, ctx context.Context, h *testenv.Container, name str
 	}
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("%s output:\n%s", name, log.String())
+			t.Logf("%s output:\n%s", filepath.Base(cmd.Path), log.String())
 		}
 	})
 }
@@ -124,35 +68,6 @@ func (l *appsLog) Write(b []byte) (int, error) {
 		return len(b), nil
 	}
 	return l.Builder.Write(b)
-}
-
-// appsRunIn runs a client program in h and fails the test on error unless
-// mayFail.
-func appsRunIn(t *testing.T, ctx context.Context, h *testenv.Container, mayFail bool, name string, args ...string) string {
-	t.Helper()
-	out, err := h.Run(ctx, name, args...)
-	if err != nil && !mayFail {
-		t.Fatal(err)
-	}
-	return string(out)
-}
-
-// appsWaitTCP waits until the server accepts connections on port.
-func appsWaitTCP(t *testing.T, s *testenv.Container, port int) {
-	t.Helper()
-	addr := net.JoinHostPort(s.IP4.String(), fmt.Sprint(port))
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		c, err := s.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server %s never accepted: %v", addr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
 }
 
 // appsWrite writes a file under dir.
@@ -168,20 +83,20 @@ func appsWrite(t *testing.T, dir, name, content string, mode os.FileMode) string
 	return p
 }
 
-func appsCaptureSpecs() []appsCaptureSpec {
-	return []appsCaptureSpec{
+func appsCaptureSpecs() []captureSpec {
+	return []captureSpec{
 		{
 			name: "redis", filter: "tcp port 6379",
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 				appsStart(t, ctx, s, "redis-server", "--bind", "0.0.0.0", "--port", "6379", "--protected-mode", "no",
 					"--save", "", "--appendonly", "no", "--dir", dir)
-				appsWaitTCP(t, s, 6379)
+				captureWaitTCP(t, s, 6379)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				// One connection per command: redis-cli reading commands
 				// from stdin first fetches COMMAND DOCS (170 KB).
 				for _, cmd := range [][]string{{"SET", "user:100", "alice"}, {"GET", "user:100"}, {"INCR", "visits"}} {
-					appsRunIn(t, ctx, c, false, "redis-cli", append([]string{"-h", ip.String()}, cmd...)...)
+					captureRun(t, ctx, c, false, "redis-cli", append([]string{"-h", ip.String()}, cmd...)...)
 				}
 			},
 		},
@@ -192,16 +107,16 @@ func appsCaptureSpecs() []appsCaptureSpec {
 					t.Fatal(err)
 				}
 				key := filepath.Join(dir, "hostkey")
-				appsRunIn(t, ctx, s, false, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
+				captureRun(t, ctx, s, false, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", key)
 				conf := appsWrite(t, dir, "sshd_config", "Port 22\nListenAddress 0.0.0.0\nHostKey "+key+
 					"\nPidFile "+filepath.Join(dir, "sshd.pid")+"\nUsePAM no\nPasswordAuthentication no\n", 0o600)
 				appsStart(t, ctx, s, "/usr/sbin/sshd", "-D", "-e", "-f", conf)
-				appsWaitTCP(t, s, 22)
+				captureWaitTCP(t, s, 22)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				// Authentication fails (no key): the banners and key
 				// exchange are what the capture needs.
-				appsRunIn(t, ctx, c, true, "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+				captureRun(t, ctx, c, true, "ssh", "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
 					"-o", "UserKnownHostsFile=/dev/null", "-o", "IdentitiesOnly=yes", "-o", "IdentityFile=/dev/null",
 					"nobody@"+ip.String(), "true")
 			},
@@ -212,15 +127,15 @@ func appsCaptureSpecs() []appsCaptureSpec {
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				f := appsWrite(t, dir, "session42", `{"user":42}`, 0o644)
 				srv := "--servers=" + ip.String() + ":11211"
-				appsRunIn(t, ctx, c, false, "memccp", srv, f)
-				appsRunIn(t, ctx, c, false, "memccat", srv, "session42")
+				captureRun(t, ctx, c, false, "memccp", srv, f)
+				captureRun(t, ctx, c, false, "memccat", srv, "session42")
 			},
 		},
 		{
 			name: "memcached-binary", filter: "tcp port 11211",
 			server: appsMemcachedServer,
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "memcstat", "--binary", "--servers="+ip.String()+":11211")
+				captureRun(t, ctx, c, false, "memcstat", "--binary", "--servers="+ip.String()+":11211")
 			},
 		},
 		{
@@ -228,7 +143,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 				conf := appsWrite(t, dir, "mosquitto.conf", "listener 1883 0.0.0.0\nallow_anonymous true\n", 0o644)
 				appsStart(t, ctx, s, "mosquitto", "-c", conf)
-				appsWaitTCP(t, s, 1883)
+				captureWaitTCP(t, s, 1883)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				// A 3.1.1 subscriber waits for one message from a 5.0
@@ -240,7 +155,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 					t.Fatal(err)
 				}
 				time.Sleep(time.Second)
-				appsRunIn(t, ctx, c, false, "mosquitto_pub", "-h", ip.String(), "-V", "mqttv5", "-i", "sensor-7",
+				captureRun(t, ctx, c, false, "mosquitto_pub", "-h", ip.String(), "-V", "mqttv5", "-i", "sensor-7",
 					"-t", "plant/line1/temp", "-m", "21.5")
 				if err := p.Wait(); err != nil {
 					t.Fatalf("mosquitto_sub: %v", err)
@@ -252,15 +167,15 @@ func appsCaptureSpecs() []appsCaptureSpec {
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 				bin := "/usr/lib/postgresql/15/bin/"
 				data := filepath.Join(dir, "data")
-				appsRunIn(t, ctx, s, false, "chown", "postgres:postgres", dir)
-				appsRunIn(t, ctx, s, false, "runuser", "-u", "postgres", "--", bin+"initdb", "-D", data, "-U", "postgres", "--auth=trust")
-				appsRunIn(t, ctx, s, false, "sh", "-c", "echo 'host all all 0.0.0.0/0 trust' >> "+filepath.Join(data, "pg_hba.conf"))
+				captureRun(t, ctx, s, false, "chown", "postgres:postgres", dir)
+				captureRun(t, ctx, s, false, "runuser", "-u", "postgres", "--", bin+"initdb", "-D", data, "-U", "postgres", "--auth=trust")
+				captureRun(t, ctx, s, false, "sh", "-c", "echo 'host all all 0.0.0.0/0 trust' >> "+filepath.Join(data, "pg_hba.conf"))
 				appsStart(t, ctx, s, "runuser", "-u", "postgres", "--", bin+"postgres", "-D", data,
 					"-c", "listen_addresses=*", "-c", "unix_socket_directories="+dir)
-				appsWaitTCP(t, s, 5432)
+				captureWaitTCP(t, s, 5432)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "psql", "host="+ip.String()+" user=postgres dbname=postgres sslmode=prefer application_name=psql",
+				captureRun(t, ctx, c, false, "psql", "host="+ip.String()+" user=postgres dbname=postgres sslmode=prefer application_name=psql",
 					"-c", "CREATE TABLE items (id int)", "-c", "INSERT INTO items VALUES (1)", "-c", "SELECT count(*) FROM items")
 			},
 		},
@@ -268,15 +183,15 @@ func appsCaptureSpecs() []appsCaptureSpec {
 			name: "mysql", filter: "tcp port 3306",
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 				data := filepath.Join(dir, "data")
-				appsRunIn(t, ctx, s, false, "mariadb-install-db", "--user=root", "--datadir="+data, "--skip-test-db",
+				captureRun(t, ctx, s, false, "mariadb-install-db", "--user=root", "--datadir="+data, "--skip-test-db",
 					"--auth-root-authentication-method=normal")
 				appsStart(t, ctx, s, "mariadbd", "--user=root", "--datadir="+data, "--socket="+filepath.Join(dir, "sock"),
 					"--bind-address=0.0.0.0", "--port=3306", "--skip-grant-tables", "--pid-file="+filepath.Join(dir, "pid"),
 					"--skip-log-error")
-				appsWaitTCP(t, s, 3306)
+				captureWaitTCP(t, s, 3306)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "mariadb", "-h", ip.String(), "-P", "3306", "-u", "shop", "-D", "mysql", "--skip-ssl",
+				captureRun(t, ctx, c, false, "mariadb", "-h", ip.String(), "-P", "3306", "-u", "shop", "-D", "mysql", "--skip-ssl",
 					"-e", "SELECT 1; USE information_schema; SELECT COUNT(*) FROM TABLES; INSERT INTO nosuch VALUES (1)", "--force")
 			},
 		},
@@ -289,42 +204,18 @@ func appsCaptureSpecs() []appsCaptureSpec {
 				conf := appsWrite(t, dir, "smtpd.conf", "listen on eth0 port 25 hostname mail.shop.test\n"+
 					"action \"relay\" relay\nmatch from any for any action \"relay\"\n", 0o644)
 				appsStart(t, ctx, s, "smtpd", "-d", "-f", conf)
-				appsWaitTCP(t, s, 25)
+				captureWaitTCP(t, s, 25)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				msg := appsWrite(t, dir, "mail.txt", "From: app@shop.test\r\nTo: ops@shop.test\r\nSubject: order 42\r\n\r\nOrder 42 shipped.\r\n", 0o644)
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "smtp://"+ip.String(), "--mail-from", "app@shop.test",
+				captureRun(t, ctx, c, false, "curl", "-sS", "smtp://"+ip.String(), "--mail-from", "app@shop.test",
 					"--mail-rcpt", "ops@shop.test", "-T", msg)
 			},
 		},
-		{
-			name: "imap", filter: "tcp port 143",
-			server: appsDovecot,
-			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "imap://"+ip.String()+"/INBOX;UID=1", "-u", "alice:secret")
-			},
-		},
-		{
-			name: "imap-starttls", filter: "tcp port 143",
-			server: appsDovecot,
-			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "--ssl-reqd", "-k", "imap://"+ip.String()+"/", "-u", "alice:secret")
-			},
-		},
-		{
-			name: "pop3", filter: "tcp port 110",
-			server: appsDovecot,
-			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "pop3://"+ip.String()+"/1", "-u", "alice:secret")
-			},
-		},
-		{
-			name: "pop3-stls", filter: "tcp port 110",
-			server: appsDovecot,
-			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "--ssl-reqd", "-k", "pop3://"+ip.String()+"/", "-u", "alice:secret")
-			},
-		},
+		appsDovecotCurl("imap", 143, "imap://{ip}/INBOX;UID=1"),
+		appsDovecotCurl("imap-starttls", 143, "--ssl-reqd", "-k", "imap://{ip}/"),
+		appsDovecotCurl("pop3", 110, "pop3://{ip}/1"),
+		appsDovecotCurl("pop3-stls", 110, "--ssl-reqd", "-k", "pop3://{ip}/"),
 		{
 			name: "ftp", filter: "tcp port 21",
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
@@ -334,10 +225,10 @@ func appsCaptureSpecs() []appsCaptureSpec {
 					"local_enable=NO\nwrite_enable=NO\nanon_root="+root+"\nsecure_chroot_dir=/var/run/vsftpd/empty\n"+
 					"seccomp_sandbox=NO\npasv_enable=YES\npasv_min_port=40000\npasv_max_port=40010\n", 0o600)
 				appsStart(t, ctx, s, "vsftpd", conf)
-				appsWaitTCP(t, s, 21)
+				captureWaitTCP(t, s, 21)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "curl", "-sS", "ftp://"+ip.String()+"/pub/readme.txt", "-o", "/dev/null")
+				captureRun(t, ctx, c, false, "curl", "-sS", "ftp://"+ip.String()+"/pub/readme.txt", "-o", "/dev/null")
 			},
 		},
 		{
@@ -351,7 +242,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				// -s /bin/true: take the lease without reconfiguring eth0.
-				appsRunIn(t, ctx, c, false, "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-x", "hostname:web-1", "-s", "/bin/true")
+				captureRun(t, ctx, c, false, "udhcpc", "-i", "eth0", "-f", "-q", "-n", "-t", "5", "-x", "hostname:web-1", "-s", "/bin/true")
 			},
 		},
 		{
@@ -360,7 +251,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 				conf := appsWrite(t, dir, "nats.conf", "listen: 0.0.0.0:4222\nserver_name: nats-1\n"+
 					"authorization { users = [ { user: svc, password: secret } ] }\n", 0o644)
 				appsStart(t, ctx, s, "nats-server", "-c", conf)
-				appsWaitTCP(t, s, 4222)
+				captureWaitTCP(t, s, 4222)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				nc, err := nats.Connect("nats://"+ip.String()+":4222", nats.Name("billing"), nats.UserInfo("svc", "secret"),
@@ -401,17 +292,8 @@ func appsCaptureSpecs() []appsCaptureSpec {
 					"RABBITMQ_LOG_BASE="+filepath.Join(dir, "log"), "RABBITMQ_CONFIG_FILE="+strings.TrimSuffix(conf, ".conf"),
 					"RABBITMQ_NODENAME=rabbit@localhost", "RABBITMQ_ENABLED_PLUGINS_FILE="+filepath.Join(dir, "plugins"),
 					"ERL_CRASH_DUMP="+filepath.Join(dir, "erl_crash.dump"), "HOME="+dir)
-				var log appsLog
-				cmd.Stdout, cmd.Stderr = &log, &log
-				if _, err := s.Start(cmd); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					if t.Failed() {
-						t.Logf("rabbitmq-server output:\n%s", log.String())
-					}
-				})
-				appsWaitTCP(t, s, 5672)
+				appsStartCmd(t, s, cmd)
+				captureWaitTCP(t, s, 5672)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				conn, err := amqp.DialConfig("amqp://guest:guest@"+ip.String()+":5672/", amqp.Config{
@@ -475,6 +357,22 @@ func appsCaptureSpecs() []appsCaptureSpec {
 				if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
 					t.Fatal(err)
 				}
+				// A topic made with CreateTopics v7, whose response names
+				// the new topic id, then a Produce v13 to it by id.
+				create := kmsg.NewPtrCreateTopicsRequest()
+				topic := kmsg.NewCreateTopicsRequestTopic()
+				topic.Topic, topic.NumPartitions, topic.ReplicationFactor = "payments", 1, 1
+				create.Topics = append(create.Topics, topic)
+				created, err := create.RequestWith(ctx, cl)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(created.Topics) != 1 || created.Topics[0].ErrorCode != 0 {
+					t.Fatalf("create topic payments: %+v", created.Topics)
+				}
+				if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "payments", Value: []byte("42.00 EUR")}).FirstErr(); err != nil {
+					t.Fatal(err)
+				}
 				pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 				defer cancel()
 				fetches := cl.PollFetches(pctx)
@@ -519,16 +417,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 					"\nclientPort=2181\nadmin.enableServer=false\n4lw.commands.whitelist=ruok,mntr\n", 0o644)
 				cmd := exec.CommandContext(ctx, "/usr/share/zookeeper/bin/zkServer.sh", "start-foreground", conf)
 				cmd.Env = append(os.Environ(), "ZOO_LOG_DIR="+dir, "ZOO_LOG4J_PROP=WARN,CONSOLE")
-				var log appsLog
-				cmd.Stdout, cmd.Stderr = &log, &log
-				if _, err := s.Start(cmd); err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() {
-					if t.Failed() {
-						t.Logf("zkServer.sh output:\n%s", log.String())
-					}
-				})
+				appsStartCmd(t, s, cmd)
 				// The port opens before the server serves: wait for "imok".
 				deadline := time.Now().Add(60 * time.Second)
 				for {
@@ -633,7 +522,7 @@ func appsCaptureSpecs() []appsCaptureSpec {
 				time.Sleep(time.Second)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				appsRunIn(t, ctx, c, false, "ntpdate", "-q", ip.String())
+				captureRun(t, ctx, c, false, "ntpdate", "-q", ip.String())
 			},
 		},
 	}
@@ -664,7 +553,23 @@ func appsServeGo(t *testing.T, s *testenv.Container, port int, serve func(net.Li
 
 func appsMemcachedServer(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 	appsStart(t, ctx, s, "memcached", "-u", "root", "-l", "0.0.0.0", "-p", "11211", "-U", "0")
-	appsWaitTCP(t, s, 11211)
+	captureWaitTCP(t, s, 11211)
+}
+
+// appsDovecotCurl is a capture of curl logged in as alice to Dovecot on
+// port; "{ip}" in args stands for the server's address.
+func appsDovecotCurl(name string, port int, args ...string) captureSpec {
+	return captureSpec{
+		name: name, filter: fmt.Sprintf("tcp port %d", port),
+		server: appsDovecot,
+		client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+			argv := []string{"-sS", "-u", "alice:secret"}
+			for _, a := range args {
+				argv = append(argv, strings.ReplaceAll(a, "{ip}", ip.String()))
+			}
+			captureRun(t, ctx, c, false, "curl", argv...)
+		},
+	}
 }
 
 // appsDovecot runs Dovecot with IMAP and POP3, one user alice:secret and
@@ -679,7 +584,7 @@ func appsDovecot(t *testing.T, ctx context.Context, s *testenv.Container, dir st
 			t.Fatal(err)
 		}
 	}
-	appsRunIn(t, ctx, s, false, "chown", "-R", "nobody:nogroup", home)
+	captureRun(t, ctx, s, false, "chown", "-R", "nobody:nogroup", home)
 	passwd := appsWrite(t, dir, "passwd", "alice:{PLAIN}secret::::::\n", 0o644)
 	conf := appsWrite(t, dir, "dovecot.conf", strings.Join([]string{
 		"protocols = imap pop3",
@@ -697,6 +602,6 @@ func appsDovecot(t *testing.T, ctx context.Context, s *testenv.Container, dir st
 		"",
 	}, "\n"), 0o644)
 	appsStart(t, ctx, s, "dovecot", "-F", "-c", conf)
-	appsWaitTCP(t, s, 143)
-	appsWaitTCP(t, s, 110)
+	captureWaitTCP(t, s, 143)
+	captureWaitTCP(t, s, 110)
 }

@@ -1,3 +1,5 @@
+//go:build captures
+
 package l7
 
 import (
@@ -26,74 +28,11 @@ import (
 	"bulkhead.dev/bulkhead/testenv"
 )
 
-// The capture makers of the core protocols (HTTP/1, HTTP/2 and gRPC, TLS,
+// The capture specs of the core protocols (HTTP/1, HTTP/2 and gRPC, TLS,
 // DNS, QUIC): real clients (curl, openssl s_client, dig, grpc-go, quic-go)
 // against real servers (Go's net/http with h2c, openssl s_server, miekg/dns,
-// grpc-go, quic-go) in two testenv containers, recorded by tcpdump into
-// testdata/captures/NAME.pcap. They run only with -make-captures, as root
-// (curl, openssl, dig and tcpdump installed):
-//
-//	sudo go test ./l7 -run TestMakeCapturesCore -make-captures -v
-//	go test ./l7 -run TestCaptureGoldens -update   # then review the goldens
-
-type coreCaptureSpec struct {
-	name   string
-	filter string
-	// server starts the server in s (files under dir) and returns once it
-	// accepts connections.
-	server func(t *testing.T, ctx context.Context, s *testenv.Container, dir string)
-	// client runs the client in c against the server at ip.
-	client func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string)
-}
-
-func TestMakeCapturesCore(t *testing.T) {
-	if !*makeCaptures {
-		t.Skip("capture makers run only with -make-captures (root): go test ./l7 -run TestMakeCapturesCore -make-captures")
-	}
-	testenv.RequireRoot(t)
-	for _, spec := range coreCaptureSpecs() {
-		t.Run(spec.name, func(t *testing.T) { coreMakeCapture(t, spec) })
-	}
-}
-
-func coreMakeCapture(t *testing.T, spec coreCaptureSpec) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	node := testenv.New(t, testenv.Config{Containers: []string{"client", "server"}})
-	cl, sv := node.Container("client"), node.Container("server")
-	dir := t.TempDir()
-	out, err := filepath.Abs(filepath.Join("testdata", "captures", spec.name+".pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.server(t, ctx, sv, dir)
-	capture, err := sv.Capture("eth0", out, spec.filter)
-	if err != nil {
-		t.Fatal(err)
-	}
-	spec.client(t, ctx, cl, sv.IP4, dir)
-	if err := capture.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	st, err := os.Stat(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Size() <= 24 || st.Size() > 200<<10 {
-		t.Fatalf("%s: %d bytes, want a non-empty capture of at most 200 KiB", out, st.Size())
-	}
-	t.Logf("wrote %s (%d bytes)", out, st.Size())
-}
-
-// coreRun runs a client program in h and fails the test on error.
-func coreRun(t *testing.T, ctx context.Context, h *testenv.Container, name string, args ...string) string {
-	t.Helper()
-	out, err := h.Run(ctx, name, args...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out)
-}
+// grpc-go, quic-go). captures_make_test.go runs them (TestMakeCapturesCore,
+// build tag "captures", root; curl, openssl, dig and tcpdump installed).
 
 // coreServe serves handler on :8080 in s over HTTP/1.1 and unencrypted
 // HTTP/2 with prior knowledge, and with upgrade also over h2c by Upgrade.
@@ -139,23 +78,6 @@ func coreCert(t *testing.T, dir string, names ...string) tls.Certificate {
 	return cert
 }
 
-func coreWaitTCP(t *testing.T, s *testenv.Container, port int) {
-	t.Helper()
-	addr := net.JoinHostPort(s.IP4.String(), fmt.Sprint(port))
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		c, err := s.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server %s never accepted: %v", addr, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 var coreZone = testenv.Zone{
 	"api.example.        60 IN A     198.18.0.11",
 	"api.example.        60 IN AAAA  2001:2:0:1::b",
@@ -163,12 +85,12 @@ var coreZone = testenv.Zone{
 	"api.example.        60 IN TXT   \"v=bulkhead\"",
 }
 
-func coreCaptureSpecs() []coreCaptureSpec {
+func coreCaptureSpecs() []captureSpec {
 	httpServer := func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 		coreServe(t, s, http.HandlerFunc(coreEcho), false)
 	}
-	quicSpec := func(name string, v quic.Version) coreCaptureSpec {
-		return coreCaptureSpec{
+	quicSpec := func(name string, v quic.Version) captureSpec {
+		return captureSpec{
 			name: name, filter: "udp port 4433",
 			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
 				cert := coreCert(t, dir, "quic.example")
@@ -226,7 +148,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 			},
 		}
 	}
-	return []coreCaptureSpec{
+	return []captureSpec{
 		{
 			name: "http-keepalive", filter: "tcp port 8080",
 			server: httpServer,
@@ -234,11 +156,11 @@ func coreCaptureSpecs() []coreCaptureSpec {
 				base := "http://" + ip.String() + ":8080"
 				// One connection, three requests; the Host header in odd
 				// case with a port, and a path with a dot segment.
-				coreRun(t, ctx, c, "curl", "-sS", "--path-as-is", "-A", "bulkhead-capture/1.0",
+				captureRun(t, ctx, c, false, "curl", "-sS", "--path-as-is", "-A", "bulkhead-capture/1.0",
 					"-H", "hOsT: API.Example:8080",
 					base+"/api/v1/users?id=7", base+"/static/../api/v1/orders", base+"/health")
 				// A POST with a body, then a GET on the same connection.
-				coreRun(t, ctx, c, "curl", "-sS", "-A", "bulkhead-capture/1.0",
+				captureRun(t, ctx, c, false, "curl", "-sS", "-A", "bulkhead-capture/1.0",
 					"-d", "name=alice&role=admin", base+"/api/v1/users", "--next", base+"/api/v1/users/alice")
 			},
 		},
@@ -246,7 +168,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 			name: "http10", filter: "tcp port 8080",
 			server: httpServer,
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
-				coreRun(t, ctx, c, "curl", "-sS", "--http1.0", "http://"+ip.String()+":8080/legacy/index.html")
+				captureRun(t, ctx, c, false, "curl", "-sS", "--http1.0", "http://"+ip.String()+":8080/legacy/index.html")
 			},
 		},
 		{
@@ -257,7 +179,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 				// curl 7.88 fails on a second URL over one prior-knowledge
 				// connection: one request with curl, several with Go's
 				// h2c client on one connection.
-				coreRun(t, ctx, c, "curl", "-sS", "--http2-prior-knowledge", base+"/v2/items")
+				captureRun(t, ctx, c, false, "curl", "-sS", "--http2-prior-knowledge", base+"/v2/items")
 				tr := &http.Transport{Protocols: new(http.Protocols), DialContext: c.DialContext}
 				tr.Protocols.SetUnencryptedHTTP2(true)
 				defer tr.CloseIdleConnections()
@@ -286,7 +208,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				base := "http://" + ip.String() + ":8080"
-				coreRun(t, ctx, c, "curl", "-sS", "--http2", "-H", "Host: upgrade.example", base+"/first", base+"/second")
+				captureRun(t, ctx, c, false, "curl", "-sS", "--http2", "-H", "Host: upgrade.example", base+"/first", base+"/second")
 			},
 		},
 		{
@@ -330,7 +252,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 				if _, err := s.Start(cmd); err != nil {
 					t.Fatal(err)
 				}
-				coreWaitTCP(t, s, 8443)
+				captureWaitTCP(t, s, 8443)
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				cmd := c.Command(ctx, "openssl", "s_client", "-connect", ip.String()+":8443",
@@ -350,7 +272,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				for _, q := range [][]string{{"api.example", "A"}, {"api.example", "AAAA"}, {"www.api.example", "A"}, {"missing.example", "A"}, {"api.example", "TXT"}} {
-					coreRun(t, ctx, c, "dig", "+tries=1", "+time=2", "@"+ip.String(), q[0], q[1])
+					captureRun(t, ctx, c, false, "dig", "+tries=1", "+time=2", "@"+ip.String(), q[0], q[1])
 				}
 			},
 		},
@@ -363,7 +285,7 @@ func coreCaptureSpecs() []coreCaptureSpec {
 			},
 			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
 				// +keepopen sends both queries on one connection.
-				coreRun(t, ctx, c, "dig", "+tcp", "+keepopen", "+tries=1", "+time=2", "@"+ip.String(),
+				captureRun(t, ctx, c, false, "dig", "+tcp", "+keepopen", "+tries=1", "+time=2", "@"+ip.String(),
 					"api.example", "A", "www.api.example", "A")
 			},
 		},

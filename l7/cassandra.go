@@ -24,7 +24,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{9042},
 		Detect:    detectCassandra,
-		New:       newCassandraParser,
+		New:       appNew[cassandraParser],
 	})
 }
 
@@ -102,8 +102,10 @@ type cassandraParser struct {
 	recs    appRecords[cqlSumEntry]
 }
 
-func newCassandraParser(cfg *ParserConfig) Parser {
-	return &cassandraParser{recs: newAppRecords[cqlSumEntry](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *cassandraParser) Reset(cfg *ParserConfig) {
+	*p = cassandraParser{recs: newAppRecords[cqlSumEntry](appCfg(cfg))}
 }
 
 func (p *cassandraParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

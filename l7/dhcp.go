@@ -3,6 +3,7 @@ package l7
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 )
 
 // DHCP (RFC 2131, 2132) over UDP 67/68: a BOOTP message (op 1 request,
@@ -24,7 +25,7 @@ func init() {
 		Transport: UDP,
 		Ports:     []uint16{67, 68},
 		Detect:    detectDHCP,
-		New:       newDHCPParser,
+		New:       appNew[dhcpParser],
 	})
 }
 
@@ -67,8 +68,10 @@ type dhcpParser struct {
 	recs appRecords[dhcpSummary]
 }
 
-func newDHCPParser(cfg *ParserConfig) Parser {
-	return &dhcpParser{recs: newAppRecords[dhcpSummary](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *dhcpParser) Reset(cfg *ParserConfig) {
+	*p = dhcpParser{recs: newAppRecords[dhcpSummary](appCfg(cfg))}
 }
 
 func (p *dhcpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -128,7 +131,7 @@ func (p *dhcpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
 		sink.Response(&p.resp)
 	}
 	if p.recs.on {
-		e := dhcpSummary{Type: name, XID: binary.BigEndian.Uint32(data[4:]), ClientMAC: mac,
+		e := dhcpSummary{Type: name, XID: binary.BigEndian.Uint32(data[4:]), ClientMAC: strings.Clone(mac),
 			Hostname: string(host), RequestedIP: dhcpAddr(reqIP), ServerID: dhcpAddr(server)}
 		if appIsPrintable(vendor) {
 			e.VendorClass = string(vendor)

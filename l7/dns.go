@@ -83,14 +83,11 @@ type dnsAnswerJSON struct {
 }
 
 type dnsParser struct {
-	tcp       bool
-	summaries bool
-	max       int
-	full      bool
-	msg       dnsMsg
-	req       Request
-	resp      Response
-	records   []dnsRecord
+	tcp  bool
+	msg  dnsMsg
+	req  Request
+	resp Response
+	recs appRecords[dnsRecord]
 }
 
 func newDNSParser(cfg *ParserConfig, tcp bool) *dnsParser {
@@ -99,23 +96,17 @@ func newDNSParser(cfg *ParserConfig, tcp bool) *dnsParser {
 	return p
 }
 
-// Reset implements Resetter.
+// Reset implements Resetter. The message decoder keeps its scratch space.
 func (p *dnsParser) Reset(cfg *ParserConfig) {
-	p.summaries = cfg != nil && cfg.Summaries
-	p.max = appDefaultMaxRecords
-	if cfg != nil && cfg.MaxRecords > 0 {
-		p.max = cfg.MaxRecords
-	}
-	p.full = false
-	p.records = nil
+	p.recs = newAppRecords[dnsRecord](appCfg(cfg))
 }
 
 // Summary implements Parser.
 func (p *dnsParser) Summary() any {
-	if len(p.records) == 0 {
+	if len(p.recs.list) == 0 {
 		return nil
 	}
-	return p.records
+	return p.recs.list
 }
 
 // Parse implements Parser.
@@ -153,7 +144,7 @@ func (p *dnsParser) message(dir Dir, msg []byte, sink Sink) error {
 			p.req = Request{App: DNS, Host: bstr(q.name), QType: q.qtype, DNSID: m.id}
 			sink.Request(&p.req)
 		}
-		if p.summaries {
+		if p.recs.on {
 			p.recordQuery(sink)
 		}
 		return nil
@@ -163,21 +154,10 @@ func (p *dnsParser) message(dir Dir, msg []byte, sink Sink) error {
 		p.resp.QName, p.resp.QType = bstr(m.questions[0].name), m.questions[0].qtype
 	}
 	sink.Response(&p.resp)
-	if p.summaries {
+	if p.recs.on {
 		p.recordResponse(msg, sink)
 	}
 	return nil
-}
-
-func (p *dnsParser) add(sink Sink, r dnsRecord) {
-	if len(p.records) >= p.max {
-		if !p.full {
-			p.full = true
-			sink.Note(noteRecordsTruncated)
-		}
-		return
-	}
-	p.records = append(p.records, r)
 }
 
 func (p *dnsParser) recordQuery(sink Sink) {
@@ -186,7 +166,7 @@ func (p *dnsParser) recordQuery(sink Sink) {
 	if len(m.questions) > 0 {
 		r.QName, r.QType = string(m.questions[0].name), dnsTypeName(m.questions[0].qtype)
 	}
-	p.add(sink, r)
+	p.recs.add(sink, r)
 }
 
 func (p *dnsParser) recordResponse(raw []byte, sink Sink) {
@@ -197,20 +177,20 @@ func (p *dnsParser) recordResponse(raw []byte, sink Sink) {
 	}
 	// Pair with the latest pending query of the same id and question.
 	var r *dnsRecord
-	for i := len(p.records) - 1; i >= 0 && i >= len(p.records)-64; i-- {
-		q := &p.records[i]
+	list := p.recs.list
+	for i := len(list) - 1; i >= 0 && i >= len(list)-64; i-- {
+		q := &list[i]
 		if q.pending && q.ID == m.id && q.QName == qname && q.QType == qtype {
 			r = q
 			break
 		}
 	}
 	if r == nil {
-		if len(p.records) >= p.max {
-			p.add(sink, dnsRecord{}) // notes the truncation
-			return
+		n := len(p.recs.list)
+		if p.recs.add(sink, dnsRecord{ID: m.id, QName: qname, QType: qtype}); len(p.recs.list) == n {
+			return // full: the truncation is noted
 		}
-		p.records = append(p.records, dnsRecord{ID: m.id, QName: qname, QType: qtype})
-		r = &p.records[len(p.records)-1]
+		r = &p.recs.list[n]
 	}
 	r.pending = false
 	r.RCode = dns.RcodeToString[m.rcode()]

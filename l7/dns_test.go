@@ -66,8 +66,8 @@ func TestDNSUDP(t *testing.T) {
 		name: "query and answer",
 		segs: []seg{cseg(pack(t, q)), sseg(pack(t, r))},
 		want: []string{
-			`req dns host="api.example.com" id=4660 qtype=1`,
-			`resp dns status=0 id=4660 qname="api.example.com" qtype=1 [www.example.com 5 300 api.example.com] [api.example.com 1 60 198.18.0.11] [api.example.com 28 60 2001:2::b] [api.example.com 16 60 ]`,
+			`req dns Host="api.example.com" DNSID=4660 QType=1`,
+			`resp dns Status=0 DNSID=4660 QName="api.example.com" QType=1 [www.example.com 5 300 api.example.com] [api.example.com 1 60 198.18.0.11] [api.example.com 28 60 2001:2::b] [api.example.com 16 60 ]`,
 		},
 		summary: `[{"id":4660,"qname":"api.example.com","qtype":"A","rcode":"NOERROR","answers":[
 			{"name":"www.example.com","type":"CNAME","data":"api.example.com","ttl":300},
@@ -77,16 +77,16 @@ func TestDNSUDP(t *testing.T) {
 	}, {
 		name:    "NXDOMAIN without the query",
 		segs:    []seg{sseg(pack(t, nx))},
-		want:    []string{`resp dns status=3 id=7 qname="missing.example" qtype=28`},
+		want:    []string{`resp dns Status=3 DNSID=7 QName="missing.example" QType=28`},
 		summary: `[{"id":7,"qname":"missing.example","qtype":"AAAA","rcode":"NXDOMAIN"}]`,
 	}, {
 		name: "two questions: both reported",
 		segs: []seg{cseg(pack(t, two))},
-		want: []string{`req dns host="a.example" id=9 qtype=1`, `req dns host="b.example" id=9 qtype=15`},
+		want: []string{`req dns Host="a.example" DNSID=9 QType=1`, `req dns Host="b.example" DNSID=9 QType=15`},
 	}, {
 		name: "escaped bytes in a name",
 		segs: []seg{cseg(pack(t, weird))},
-		want: []string{`req dns host="a\\.b\\000c.example" id=10 qtype=1`},
+		want: []string{`req dns Host="a\\.b\\000c.example" DNSID=10 QType=1`},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -113,10 +113,10 @@ func TestDNSTCP(t *testing.T) {
 	both := tcpMsg(t, q1) + tcpMsg(t, q2)
 	resps := tcpMsg(t, r1) + tcpMsg(t, r2)
 	want := []string{
-		`req dns host="one.example" id=1 qtype=1`,
-		`req dns host="two.example" id=2 qtype=28`,
-		`resp dns status=0 id=1 qname="one.example" qtype=1 [one.example 1 5 198.18.0.1]`,
-		`resp dns status=2 id=2 qname="two.example" qtype=28`,
+		`req dns Host="one.example" DNSID=1 QType=1`,
+		`req dns Host="two.example" DNSID=2 QType=28`,
+		`resp dns Status=0 DNSID=1 QName="one.example" QType=1 [one.example 1 5 198.18.0.1]`,
+		`resp dns Status=2 DNSID=2 QName="two.example" QType=28`,
 	}
 	tests := []struct {
 		name string

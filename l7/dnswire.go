@@ -68,20 +68,13 @@ func (m *dnsMsg) decode(msg []byte, answers bool) error {
 	m.ar = binary.BigEndian.Uint16(msg[10:])
 	off := 12
 	for i := 0; i < int(m.qd); i++ {
-		start := len(m.arena)
-		var err error
-		m.arena, off, err = appendName(m.arena, msg, off)
+		name, next, err := m.name(msg, off, 4)
 		if err != nil {
 			return err
 		}
-		if off+4 > len(msg) {
-			return errDNSShort
-		}
+		off = next
 		if i < dnsMaxQuestions {
-			m.questions = append(m.questions, dnsQuestion{
-				name:  m.arena[start:len(m.arena):len(m.arena)],
-				qtype: binary.BigEndian.Uint16(msg[off:]),
-			})
+			m.questions = append(m.questions, dnsQuestion{name: name, qtype: binary.BigEndian.Uint16(msg[off:])})
 		}
 		off += 4
 	}
@@ -93,16 +86,11 @@ func (m *dnsMsg) decode(msg []byte, answers bool) error {
 			m.answersIncomplete = true
 			break
 		}
-		start := len(m.arena)
-		var err error
-		m.arena, off, err = appendName(m.arena, msg, off)
+		name, next, err := m.name(msg, off, 10)
 		if err != nil {
 			return err
 		}
-		if off+10 > len(msg) {
-			return errDNSShort
-		}
-		name := m.arena[start:len(m.arena):len(m.arena)]
+		off = next
 		typ := binary.BigEndian.Uint16(msg[off:])
 		ttl := binary.BigEndian.Uint32(msg[off+4:])
 		rdlen := int(binary.BigEndian.Uint16(msg[off+8:]))
@@ -122,12 +110,11 @@ func (m *dnsMsg) decode(msg []byte, answers bool) error {
 				a.Addr = netip.AddrFrom16([16]byte(rdata))
 			}
 		case dnsTypeCNAME, dnsTypeNS, dnsTypePTR, dnsTypeDNAME:
-			ds := len(m.arena)
-			m.arena, _, err = appendName(m.arena, msg, off)
+			target, _, err := m.name(msg, off, 0)
 			if err != nil {
 				return err
 			}
-			a.Data = bstr(m.arena[ds:len(m.arena):len(m.arena)])
+			a.Data = bstr(target)
 		}
 		if a.Addr.IsValid() {
 			ds := len(m.arena)
@@ -138,6 +125,21 @@ func (m *dnsMsg) decode(msg []byte, answers bool) error {
 		off += rdlen
 	}
 	return nil
+}
+
+// name decodes the name at msg[off:] into the arena and returns it (a
+// slice of the arena that appends cannot overwrite) and the offset after
+// it, which must leave at least fixed more bytes in msg.
+func (m *dnsMsg) name(msg []byte, off, fixed int) ([]byte, int, error) {
+	start := len(m.arena)
+	var err error
+	if m.arena, off, err = appendName(m.arena, msg, off); err != nil {
+		return nil, 0, err
+	}
+	if off+fixed > len(msg) {
+		return nil, 0, errDNSShort
+	}
+	return m.arena[start:len(m.arena):len(m.arena)], off, nil
 }
 
 // appendName decodes the (possibly compressed) name at msg[off:] in
@@ -253,28 +255,9 @@ func dnsLooksLike(msg []byte, fromServer bool) Match {
 		return NoMatch
 	}
 	// The first question: uncompressed labels, then type and class.
-	off, total := 12, 0
-	var first []byte
-	for {
-		if off >= len(msg) {
-			return NeedMore
-		}
-		c := int(msg[off])
-		if c == 0 {
-			off++
-			break
-		}
-		if c > 63 {
-			return NoMatch
-		}
-		total += c + 1
-		if total > 255 {
-			return NoMatch
-		}
-		if first == nil && off+1+c <= len(msg) {
-			first = msg[off+1 : off+1+c]
-		}
-		off += 1 + c
+	off, first, m := dnsPlainName(msg, 12)
+	if m != Matched {
+		return m
 	}
 	if off+4 > len(msg) {
 		return NeedMore
@@ -289,6 +272,31 @@ func dnsLooksLike(msg []byte, fromServer bool) Match {
 		return NoMatch
 	}
 	return Matched
+}
+
+// dnsPlainName walks the uncompressed name at msg[off:] (labels of at most
+// 63 bytes, 255 in all) for detection: Matched with the offset after it
+// and its first label, NeedMore when msg ends inside it, NoMatch when it is
+// not such a name.
+func dnsPlainName(msg []byte, off int) (next int, first []byte, m Match) {
+	total := 0
+	for {
+		if off >= len(msg) {
+			return 0, nil, NeedMore
+		}
+		c := int(msg[off])
+		if c == 0 {
+			return off + 1, first, Matched
+		}
+		if c > 63 || total+c+1 > 255 {
+			return 0, nil, NoMatch
+		}
+		total += c + 1
+		if first == nil && off+1+c <= len(msg) {
+			first = msg[off+1 : off+1+c]
+		}
+		off += 1 + c
+	}
 }
 
 // isNetBIOSName recognises a NetBIOS name service question (RFC 1002),
@@ -310,21 +318,9 @@ func isNetBIOSName(label []byte, qtype uint16) bool {
 // message without questions: an uncompressed owner name, class IN (with
 // mDNS's cache-flush bit), and data within the message.
 func dnsFirstRecord(msg []byte) Match {
-	off, total := 12, 0
-	for {
-		if off >= len(msg) {
-			return NeedMore
-		}
-		c := int(msg[off])
-		if c == 0 {
-			off++
-			break
-		}
-		if c > 63 || total+c+1 > 255 {
-			return NoMatch
-		}
-		total += c + 1
-		off += 1 + c
+	off, _, m := dnsPlainName(msg, 12)
+	if m != Matched {
+		return m
 	}
 	if off+10 > len(msg) {
 		return NeedMore

@@ -35,7 +35,9 @@ type Config struct {
 	// MaxDetectDatagrams caps the UDP datagrams of a direction that
 	// detection examines.
 	MaxDetectDatagrams int
-	// Parser is handed to every parser the engine creates.
+	// Parser is handed to every parser the engine creates. A nil
+	// Parser.KafkaTopics gets a new KafkaTopics of DefaultKafkaTopics ids,
+	// shared by the flows of the engine.
 	Parser ParserConfig
 }
 
@@ -58,6 +60,9 @@ func (c Config) withDefaults() Config {
 		c.MaxDetectDatagrams = DefaultMaxDetectDatagrams
 	}
 	c.MaxDetectDatagrams = min(c.MaxDetectDatagrams, 0xffff)
+	if c.Parser.KafkaTopics == nil {
+		c.Parser.KafkaTopics = NewKafkaTopics(DefaultKafkaTopics)
+	}
 	return c
 }
 

@@ -84,7 +84,7 @@ func TestReassembly(t *testing.T) {
 	for i := 0; i < 40; i++ { // 40 × 10 bytes through a 64-byte buffer
 		line := "L" + strings.Repeat(string(rune('a'+i%26)), 8)
 		keepAlive = append(keepAlive, cseg(line[:4]), cseg(line[4:]+"\n"))
-		keepAliveWant = append(keepAliveWant, `req redis cmd="`+line+`"`)
+		keepAliveWant = append(keepAliveWant, `req redis Command="`+line+`"`)
 	}
 	var manyHoles []seg
 	for i := 0; i < maxHoles+1; i++ {
@@ -99,34 +99,34 @@ func TestReassembly(t *testing.T) {
 	}{{
 		name: "in order",
 		segs: []seg{cseg("L1\n"), cseg("L2\nL3\n")},
-		want: []string{`req redis cmd="L1"`, `req redis cmd="L2"`, `req redis cmd="L3"`},
+		want: []string{`req redis Command="L1"`, `req redis Command="L2"`, `req redis Command="L3"`},
 	}, {
 		name: "byte by byte",
 		segs: []seg{cseg("L"), cseg("1"), cseg("\n"), cseg("L"), cseg("2"), cseg("\n")},
-		want: []string{`req redis cmd="L1"`, `req redis cmd="L2"`},
+		want: []string{`req redis Command="L1"`, `req redis Command="L2"`},
 	}, {
 		name: "out of order",
 		segs: []seg{at(FromClient, 6, "L3\n"), at(FromClient, 3, "L2\n"), at(FromClient, 0, "L1\n")},
-		want: []string{`req redis cmd="L1"`, `req redis cmd="L2"`, `req redis cmd="L3"`},
+		want: []string{`req redis Command="L1"`, `req redis Command="L2"`, `req redis Command="L3"`},
 	}, {
 		name: "identical retransmission",
 		segs: []seg{at(FromClient, 0, "L1\n"), at(FromClient, 0, "L1\n"), at(FromClient, 3, "L2\n"), at(FromClient, 1, "1\nL2\n")},
-		want: []string{`req redis cmd="L1"`, `req redis cmd="L2"`},
+		want: []string{`req redis Command="L1"`, `req redis Command="L2"`},
 	}, {
 		name: "conflicting overlap with buffered bytes: first data wins",
 		segs: []seg{at(FromClient, 4, "22\n"), at(FromClient, 0, "L1\nL99\n")},
 		want: []string{
 			"note " + NoteConflictingOverlap,
-			`req redis cmd="L1"`, `req redis cmd="L22"`,
+			`req redis Command="L1"`, `req redis Command="L22"`,
 		},
 	}, {
 		name: "conflicting overlap inside a partial message: first data wins",
 		segs: []seg{at(FromClient, 0, "L12"), at(FromClient, 1, "XY\n")},
-		want: []string{"note " + NoteConflictingOverlap, `req redis cmd="L12"`},
+		want: []string{"note " + NoteConflictingOverlap, `req redis Command="L12"`},
 	}, {
 		name: "retransmission of consumed bytes with other content is ignored",
 		segs: []seg{cseg("L1\n"), at(FromClient, 0, "LZ\n"), cseg("L2\n")},
-		want: []string{`req redis cmd="L1"`, `req redis cmd="L2"`},
+		want: []string{`req redis Command="L1"`, `req redis Command="L2"`},
 	}, {
 		name:   "message larger than the limit",
 		maxBuf: 64,
@@ -136,16 +136,16 @@ func TestReassembly(t *testing.T) {
 		name:   "message larger than the limit in one segment",
 		maxBuf: 64,
 		segs:   []seg{cseg("L1\n" + long[:80])},
-		want:   []string{`req redis cmd="L1"`, "note " + NoteReassemblyLimit},
+		want:   []string{`req redis Command="L1"`, "note " + NoteReassemblyLimit},
 	}, {
 		name:   "out-of-order data beyond the limit",
 		maxBuf: 64,
 		segs:   []seg{cseg("L1\n"), at(FromClient, 200, "L9\n"), at(FromClient, 3, "L2\n")},
-		want:   []string{`req redis cmd="L1"`, "note " + NoteReassemblyLimit},
+		want:   []string{`req redis Command="L1"`, "note " + NoteReassemblyLimit},
 	}, {
 		name: "too many holes",
 		segs: append([]seg{cseg("L1\n")}, manyHoles...),
-		want: []string{`req redis cmd="L1"`, "note " + NoteTooManyHoles},
+		want: []string{`req redis Command="L1"`, "note " + NoteTooManyHoles},
 	}, {
 		name:   "keep-alive: consumed bytes free the buffer",
 		maxBuf: 64,
@@ -154,20 +154,20 @@ func TestReassembly(t *testing.T) {
 	}, {
 		name: "gap never filled",
 		segs: []seg{cseg("L1\n"), at(FromClient, 10, "L3\n")},
-		want: []string{`req redis cmd="L1"`, "note " + NoteGap},
+		want: []string{`req redis Command="L1"`, "note " + NoteGap},
 	}, {
 		name: "parser done",
 		segs: []seg{cseg("L1\nQUIT\nL2\n"), cseg("L3\n")},
-		want: []string{`req redis cmd="L1"`},
+		want: []string{`req redis Command="L1"`},
 	}, {
 		name: "parser error",
 		segs: []seg{cseg("L1\nBAD\nL2\n")},
-		want: []string{`req redis cmd="L1"`, "note line: bad line"},
+		want: []string{`req redis Command="L1"`, "note line: bad line"},
 	}, {
 		name:  "no handshake: starts at the first segment seen",
 		noSYN: true,
 		segs:  []seg{at(FromClient, 100, "L1\n"), at(FromClient, 90, "L0\n"), at(FromClient, 103, "L2\n")},
-		want:  []string{`req redis cmd="L1"`, `req redis cmd="L2"`},
+		want:  []string{`req redis Command="L1"`, `req redis Command="L2"`},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -191,7 +191,7 @@ func TestSequenceWrap(t *testing.T) {
 	f.TCP(FromClient, 0xfffffffb+3, ACK, []byte("L2\n"), sink) // out of order, seq wraps after it
 	f.TCP(FromClient, 0xfffffffb, ACK, []byte("L1\n"), sink)
 	f.TCP(FromClient, 1, ACK, []byte("L3\n"), sink) // 0xfffffffb+6 wraps to 1
-	want := []string{`req redis cmd="L1"`, `req redis cmd="L2"`, `req redis cmd="L3"`}
+	want := []string{`req redis Command="L1"`, `req redis Command="L2"`, `req redis Command="L3"`}
 	if diff := cmp.Diff(want, sink.lines); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -208,7 +208,7 @@ func TestSecondSYNACK(t *testing.T) {
 	f.TCP(FromServer, 5000, SYN|ACK, nil, sink)
 	f.TCP(FromServer, 900000, SYN|ACK, nil, sink)
 	f.TCP(FromServer, 900001, ACK, []byte("S1\n"), sink)
-	want := []string{`resp ssh status=2`}
+	want := []string{`resp ssh Status=2`}
 	if diff := cmp.Diff(want, sink.lines); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
@@ -237,14 +237,14 @@ func TestDetection(t *testing.T) {
 		name:  "first in registry order without a port",
 		port:  1,
 		segs:  []seg{cseg("AB:x\n")},
-		want:  []string{`req redis cmd="AB:x"`},
+		want:  []string{`req redis Command="AB:x"`},
 		app:   Redis,
 		state: StateDetected,
 	}, {
 		name:  "port breaks the tie",
 		port:  9000,
 		segs:  []seg{cseg("AB:x\n")},
-		want:  []string{`req kafka cmd="AB:x"`},
+		want:  []string{`req kafka Command="AB:x"`},
 		app:   Kafka,
 		state: StateDetected,
 	}, {
@@ -257,7 +257,7 @@ func TestDetection(t *testing.T) {
 		name:  "need more across segments",
 		port:  1,
 		segs:  []seg{cseg("A"), cseg("B"), cseg(":y\n")},
-		want:  []string{`req redis cmd="AB:y"`},
+		want:  []string{`req redis Command="AB:y"`},
 		app:   Redis,
 		state: StateDetected,
 	}, {
@@ -270,7 +270,7 @@ func TestDetection(t *testing.T) {
 		name:  "server speaks first; client bytes sent meanwhile are parsed",
 		port:  1,
 		segs:  []seg{sseg("S-banner\n"), cseg("hello\n")},
-		want:  []string{`resp ssh status=8`, `req ssh cmd="hello"`},
+		want:  []string{`resp ssh Status=8`, `req ssh Command="hello"`},
 		app:   SSH,
 		state: StateDetected,
 	}, {
@@ -278,7 +278,7 @@ func TestDetection(t *testing.T) {
 		port:  1,
 		noSYN: true,
 		segs:  []seg{cseg("S-banner\n"), sseg("hi\n")},
-		want:  []string{`resp ssh status=8`, `req ssh cmd="hi"`},
+		want:  []string{`resp ssh Status=8`, `req ssh Command="hi"`},
 		app:   SSH,
 		state: StateDetected,
 		flip:  true,
@@ -292,14 +292,14 @@ func TestDetection(t *testing.T) {
 		name:  "an unknown first speaker leaves the other side a chance",
 		port:  1,
 		segs:  []seg{sseg("\x00\x00\x00\x04settings"), cseg("AB:x\n")},
-		want:  []string{`req redis cmd="AB:x"`},
+		want:  []string{`req redis Command="AB:x"`},
 		app:   Redis,
 		state: StateDetected,
 	}, {
 		name:  "a server-first protocol greets first",
 		port:  1,
 		segs:  []seg{sseg("+OK ready\n"), cseg("USER x\n")},
-		want:  []string{`resp pop3 status=9`, `req pop3 cmd="USER x"`},
+		want:  []string{`resp pop3 Status=9`, `req pop3 Command="USER x"`},
 		app:   POP3,
 		state: StateDetected,
 	}, {

@@ -21,7 +21,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{21},
 		Detect:      detectFTP,
-		New:         newFTPParser,
+		New:         appNew[ftpParser],
 	})
 }
 
@@ -67,8 +67,10 @@ type ftpParser struct {
 	user    string
 }
 
-func newFTPParser(cfg *ParserConfig) Parser {
-	return &ftpParser{t: appTextSession{cmds: newAppRecords[string](appCfg(cfg))}}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *ftpParser) Reset(cfg *ParserConfig) {
+	*p = ftpParser{t: newAppTextSession(cfg)}
 }
 
 func (p *ftpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

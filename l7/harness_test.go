@@ -18,6 +18,8 @@ func (s *textSink) Request(r *Request)   { s.lines = append(s.lines, "req "+form
 func (s *textSink) Response(r *Response) { s.lines = append(s.lines, "resp "+formatResponse(r)) }
 func (s *textSink) Note(n string)        { s.lines = append(s.lines, "note "+n) }
 
+// formatRequest prints the fields of r that are set, named as in Request,
+// in a fixed order.
 func formatRequest(r *Request) string {
 	var b strings.Builder
 	b.WriteString(r.App.String())
@@ -26,32 +28,37 @@ func formatRequest(r *Request) string {
 			fmt.Fprintf(&b, " %s=%q", k, v)
 		}
 	}
-	add("method", r.Method)
-	add("host", r.Host)
-	add("path", r.Path)
-	add("ua", r.UserAgent)
-	add("svc", r.GRPCService)
-	add("rpc", r.GRPCMethod)
-	add("cmd", r.Command)
+	add("Command", r.Command)
+	add("Method", r.Method)
+	add("Host", r.Host)
+	add("Path", r.Path)
+	add("UserAgent", r.UserAgent)
+	add("GRPCService", r.GRPCService)
+	add("GRPCMethod", r.GRPCMethod)
 	if len(r.ALPN) > 0 {
-		fmt.Fprintf(&b, " alpn=%q", r.ALPN)
+		fmt.Fprintf(&b, " ALPN=%q", r.ALPN)
 	}
-	add("version", r.Version)
-	add("ja4", r.JA4)
+	add("Version", r.Version)
+	add("JA4", r.JA4)
+	add("User", r.User)
+	add("Database", r.Database)
+	add("Topic", r.Topic)
+	add("ClientID", r.ClientID)
 	if r.App == DNS {
-		fmt.Fprintf(&b, " id=%d qtype=%d", r.DNSID, r.QType)
+		fmt.Fprintf(&b, " DNSID=%d QType=%d", r.DNSID, r.QType)
 	}
 	return b.String()
 }
 
+// formatResponse prints r like formatRequest.
 func formatResponse(r *Response) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%v status=%d", r.App, r.Status)
+	fmt.Fprintf(&b, "%v Status=%d", r.App, r.Status)
 	if r.Version != "" {
-		fmt.Fprintf(&b, " version=%q", r.Version)
+		fmt.Fprintf(&b, " Version=%q", r.Version)
 	}
 	if r.App == DNS {
-		fmt.Fprintf(&b, " id=%d qname=%q qtype=%d", r.DNSID, r.QName, r.QType)
+		fmt.Fprintf(&b, " DNSID=%d QName=%q QType=%d", r.DNSID, r.QName, r.QType)
 		for _, a := range r.Answers {
 			fmt.Fprintf(&b, " [%s %d %d %s]", a.Name, a.Type, a.TTL, a.Data)
 		}

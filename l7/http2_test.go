@@ -71,12 +71,12 @@ func TestHTTP2(t *testing.T) {
 	sv.headers(5, true, ":status", "100")
 	sv.headers(5, true, ":status", "204")
 	want := []string{
-		`req http2 method="GET" host="api.example" path="/v2/items" ua="test/1"`,
-		`req grpc method="POST" host="orders" path="/orders.v1.Orders/Create" svc="orders.v1.Orders" rpc="Create"`,
-		`req http2 method="GET" host="api.example" path="/v2/items" ua="test/1"`,
-		`resp grpc status=200`,
-		`resp http2 status=404`,
-		`resp http2 status=204`,
+		`req http2 Method="GET" Host="api.example" Path="/v2/items" UserAgent="test/1"`,
+		`req grpc Method="POST" Host="orders" Path="/orders.v1.Orders/Create" GRPCService="orders.v1.Orders" GRPCMethod="Create"`,
+		`req http2 Method="GET" Host="api.example" Path="/v2/items" UserAgent="test/1"`,
+		`resp grpc Status=200`,
+		`resp http2 Status=404`,
+		`resp http2 Status=204`,
 	}
 	summary := `{"http":[
 		{"method":"GET","host":"api.example","path":"/v2/items","status":404,"user_agent":"test/1"},
@@ -110,11 +110,11 @@ func TestH2CUpgrade(t *testing.T) {
 		segs: []seg{cseg(up), sseg("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n" + first),
 			cseg(cl.String()), sseg(second)},
 		want: []string{
-			`req http method="GET" host="up.example" path="/first"`,
-			`resp http status=101`,
-			`resp http2 status=200`,
-			`req http2 method="GET" host="up.example" path="/second"`,
-			`resp http2 status=200`,
+			`req http Method="GET" Host="up.example" Path="/first"`,
+			`resp http Status=101`,
+			`resp http2 Status=200`,
+			`req http2 Method="GET" Host="up.example" Path="/second"`,
+			`resp http2 Status=200`,
 		},
 		app: HTTP2,
 		summary: `{"http":[{"method":"GET","host":"up.example","path":"/first","status":200},
@@ -123,9 +123,9 @@ func TestH2CUpgrade(t *testing.T) {
 		name: "h2c upgrade declined",
 		segs: []seg{cseg(up), sseg("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"), cseg(get2)},
 		want: []string{
-			`req http method="GET" host="up.example" path="/first"`,
-			`resp http status=200`,
-			`req http method="GET" host="api.example" path="/two"`,
+			`req http Method="GET" Host="up.example" Path="/first"`,
+			`resp http Status=200`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
 		},
 		app: HTTP,
 	}})
@@ -216,7 +216,7 @@ func TestHTTP2Reuse(t *testing.T) {
 	if _, err := p.Parse(FromClient, []byte(second.String()), sink); err != nil {
 		t.Fatal(err)
 	}
-	want := []string{`req http2 method="GET" host="two.example" path="/b"`}
+	want := []string{`req http2 Method="GET" Host="two.example" Path="/b"`}
 	if len(sink.lines) != 1 || sink.lines[0] != want[0] {
 		t.Errorf("after reuse: %q, want %q", sink.lines, want)
 	}

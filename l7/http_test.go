@@ -84,14 +84,14 @@ func TestHTTP(t *testing.T) {
 		name: "keep-alive: requests, bodies and responses in order",
 		segs: []seg{cseg(get1), sseg(ok5), cseg(post), sseg(chunked), cseg(postChunked + get2), sseg("HTTP/1.1 204 No Content\r\n\r\n"), sseg(ok5)},
 		want: []string{
-			`req http method="GET" host="api.example" path="/one" ua="curl/8.0"`,
-			`resp http status=200`,
-			`req http method="POST" host="api.example" path="/upload"`,
-			`resp http status=200`,
-			`req http method="POST" host="h" path="/c"`,
-			`req http method="GET" host="api.example" path="/two"`,
-			`resp http status=204`,
-			`resp http status=200`,
+			`req http Method="GET" Host="api.example" Path="/one" UserAgent="curl/8.0"`,
+			`resp http Status=200`,
+			`req http Method="POST" Host="api.example" Path="/upload"`,
+			`resp http Status=200`,
+			`req http Method="POST" Host="h" Path="/c"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
+			`resp http Status=204`,
+			`resp http Status=200`,
 		},
 		app: HTTP,
 		summary: `{"http":[
@@ -103,24 +103,24 @@ func TestHTTP(t *testing.T) {
 		name: "pipelined requests in one segment, responses in one",
 		segs: []seg{cseg(get1 + get2 + get1), sseg(ok5 + ok5 + ok5)},
 		want: []string{
-			`req http method="GET" host="api.example" path="/one" ua="curl/8.0"`,
-			`req http method="GET" host="api.example" path="/two"`,
-			`req http method="GET" host="api.example" path="/one" ua="curl/8.0"`,
-			`resp http status=200`, `resp http status=200`, `resp http status=200`,
+			`req http Method="GET" Host="api.example" Path="/one" UserAgent="curl/8.0"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
+			`req http Method="GET" Host="api.example" Path="/one" UserAgent="curl/8.0"`,
+			`resp http Status=200`, `resp http Status=200`, `resp http Status=200`,
 		},
 	}, {
 		name: "request line split byte by byte",
 		segs: bytewise(FromClient, get1+get2),
 		want: []string{
-			`req http method="GET" host="api.example" path="/one" ua="curl/8.0"`,
-			`req http method="GET" host="api.example" path="/two"`,
+			`req http Method="GET" Host="api.example" Path="/one" UserAgent="curl/8.0"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
 		},
 	}, {
 		name: "body split across segments, then the next request",
 		segs: []seg{cseg(post[:len(post)-8]), cseg(post[len(post)-8:] + get2[:10]), cseg(get2[10:])},
 		want: []string{
-			`req http method="POST" host="api.example" path="/upload"`,
-			`req http method="GET" host="api.example" path="/two"`,
+			`req http Method="POST" Host="api.example" Path="/upload"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
 		},
 	}, {
 		name: "out-of-order overlap with other bytes: the first received are kept",
@@ -130,47 +130,47 @@ func TestHTTP(t *testing.T) {
 		},
 		want: []string{
 			"note " + NoteConflictingOverlap,
-			`req http method="GET" host="h" path="/admin"`,
+			`req http Method="GET" Host="h" Path="/admin"`,
 		},
 	}, {
 		name: "Host header in odd case with a port",
 		segs: []seg{cseg("GET / HTTP/1.1\r\nhOsT: WWW.Example.COM.:8080\r\n\r\n")},
-		want: []string{`req http method="GET" host="www.example.com" path="/"`},
+		want: []string{`req http Method="GET" Host="www.example.com" Path="/"`},
 	}, {
 		name: "IPv6 literal Host",
 		segs: []seg{cseg("GET / HTTP/1.1\r\nHost: [2001:2::1]:80\r\n\r\n")},
-		want: []string{`req http method="GET" host="2001:2::1" path="/"`},
+		want: []string{`req http Method="GET" Host="2001:2::1" Path="/"`},
 	}, {
 		name: "absolute form overrides Host",
 		segs: []seg{cseg("GET http://User@Proxy.Example:3128/x/y?z HTTP/1.1\r\nHost: other\r\n\r\n")},
-		want: []string{`req http method="GET" host="proxy.example" path="/x/y"`},
+		want: []string{`req http Method="GET" Host="proxy.example" Path="/x/y"`},
 	}, {
 		name: "path normalised",
 		segs: []seg{cseg("GET /api/v1/../../%61dmin/./x%2fy%2E%2e/q?a=/.. HTTP/1.1\r\nHost: h\r\n\r\n")},
-		want: []string{`req http method="GET" host="h" path="/admin/x%2Fy../q"`},
+		want: []string{`req http Method="GET" Host="h" Path="/admin/x%2Fy../q"`},
 	}, {
 		name: "HTTP/1.0 without Host, response until close",
 		segs: []seg{cseg("GET /old HTTP/1.0\r\n\r\n"), sseg("HTTP/1.0 200 OK\r\n\r\nbody until close GET / HTTP/1.1\r\n\r\n")},
-		want: []string{`req http method="GET" path="/old"`, `resp http status=200`},
+		want: []string{`req http Method="GET" Path="/old"`, `resp http Status=200`},
 	}, {
 		name: "HEAD response has no body",
 		segs: []seg{cseg("HEAD /h HTTP/1.1\r\nHost: h\r\n\r\n" + get2), sseg("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n" + ok5)},
 		want: []string{
-			`req http method="HEAD" host="h" path="/h"`,
-			`req http method="GET" host="api.example" path="/two"`,
-			`resp http status=200`, `resp http status=200`,
+			`req http Method="HEAD" Host="h" Path="/h"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
+			`resp http Status=200`, `resp http Status=200`,
 		},
 	}, {
 		name: "100 Continue is interim",
 		segs: []seg{cseg(post), sseg("HTTP/1.1 100 Continue\r\n\r\n"), sseg("HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n")},
-		want: []string{`req http method="POST" host="api.example" path="/upload"`, `resp http status=201`},
+		want: []string{`req http Method="POST" Host="api.example" Path="/upload"`, `resp http Status=201`},
 	}, {
 		name: "Transfer-Encoding and Content-Length together",
 		segs: []seg{cseg("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + get2)},
 		want: []string{
-			`req http method="POST" host="h" path="/"`,
+			`req http Method="POST" Host="h" Path="/"`,
 			"note http: both Transfer-Encoding and Content-Length (possible request smuggling)",
-			`req http method="GET" host="api.example" path="/two"`,
+			`req http Method="GET" Host="api.example" Path="/two"`,
 		},
 	}, {
 		name: "conflicting Content-Length stops the direction",
@@ -179,28 +179,28 @@ func TestHTTP(t *testing.T) {
 	}, {
 		name: "several Host headers",
 		segs: []seg{cseg("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n")},
-		want: []string{"note http: several Host headers (the first is used)", `req http method="GET" host="a" path="/"`},
+		want: []string{"note http: several Host headers (the first is used)", `req http Method="GET" Host="a" Path="/"`},
 	}, {
 		name: "CONNECT tunnel",
 		segs: []seg{cseg("CONNECT db.example:5432 HTTP/1.1\r\nHost: db.example:5432\r\n\r\n"), sseg("HTTP/1.1 200 OK\r\n\r\n"), cseg("\x16\x03\x01 anything"), sseg("more")},
 		want: []string{
-			`req http method="CONNECT" host="db.example"`,
-			`resp http status=200`,
+			`req http Method="CONNECT" Host="db.example"`,
+			`resp http Status=200`,
 			"note http: CONNECT tunnel, rest of connection not inspected",
 		},
 	}, {
 		name: "websocket upgrade",
 		segs: []seg{cseg("GET /ws HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"), sseg("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x05hello"), cseg("\x81\x85junk")},
 		want: []string{
-			`req http method="GET" host="h" path="/ws"`,
-			`resp http status=101`,
+			`req http Method="GET" Host="h" Path="/ws"`,
+			`resp http Status=101`,
 			"note http: protocol upgrade, rest of connection not inspected",
 		},
 	}, {
 		name:    "capture without the handshake, response seen first",
 		noSYN:   true,
 		segs:    []seg{cseg(ok5), sseg(get2)},
-		want:    []string{`resp http status=200`, `req http method="GET" host="api.example" path="/two"`},
+		want:    []string{`resp http Status=200`, `req http Method="GET" Host="api.example" Path="/two"`},
 		summary: `{"http":[{"status":200},{"method":"GET","host":"api.example","path":"/two"}]}`,
 	}, {
 		name: "malformed request line",

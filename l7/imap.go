@@ -24,7 +24,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{143},
 		Detect:      detectIMAP,
-		New:         newIMAPParser,
+		New:         appNew[imapParser],
 	})
 }
 
@@ -77,8 +77,10 @@ type imapParser struct {
 	user     string
 }
 
-func newIMAPParser(cfg *ParserConfig) Parser {
-	return &imapParser{t: appTextSession{cmds: newAppRecords[string](appCfg(cfg))}}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *imapParser) Reset(cfg *ParserConfig) {
+	*p = imapParser{t: newAppTextSession(cfg)}
 }
 
 func (p *imapParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

@@ -9,16 +9,19 @@ import (
 // Kafka wire protocol. A request is int32 size, then the request header:
 // int16 api_key, int16 api_version, int32 correlation_id, nullable int16
 // string client_id and, in flexible versions (header v2), tagged fields;
-// then the body. Responses carry only the correlation id in their header,
-// so they are framed and passed over.
+// then the body. A response is int32 size, int32 correlation_id (plus
+// tagged fields in flexible versions), then the body; responses come back
+// in the order of the requests.
 //
-// Produce (from v3: transactional_id) and Fetch bodies are walked for their
-// topics, in both the classic and the flexible encoding (compact strings
-// and arrays as unsigned varints + 1, tagged fields): Produce from v9 and
-// Fetch from v12. Fetch from v13 names topics by UUID only; the Topic is
-// then that UUID in its canonical text form. Only the first appWindow bytes
-// of a request are inspected: topics that come after a larger record set
-// are not reported.
+// Produce and Fetch request bodies are walked in full as they stream by
+// (kafkawalk.go), in the classic and the flexible encoding, so that every
+// topic is reported, whatever the size of the record sets before it.
+// Produce v13 and Fetch v13 and later name topics by id only: the parser
+// then reports the name the engine's KafkaTopics knows for the id, learnt
+// from the responses that pair ids and names (Metadata v10–13, CreateTopics
+// v7, DescribeTopicPartitions v0) on any Kafka flow of the engine, and
+// otherwise the id in its canonical text form with a note. Versions newer
+// than those known are not walked (noted).
 //
 // Request: Command the API name in upper snake case ("PRODUCE", "FETCH",
 // "API_VERSIONS"), Version the API version, ClientID the client id, and for
@@ -30,7 +33,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{9092},
 		Detect:    detectKafka,
-		New:       newKafkaParser,
+		New:       appNew[kafkaParser],
 	})
 }
 
@@ -137,97 +140,257 @@ type kafkaSummary struct {
 	Topics   []string `json:"topics,omitempty"`
 }
 
-type kafkaParser struct {
-	skip [2]appSkip
-	req  Request
-	buf  appBuf
-	recs appRecords[kafkaSummary]
-	cur  *kafkaSummary
+const (
+	// kafkaMaxClientID is the longest client id kept (longer ones are
+	// truncated, noted).
+	kafkaMaxClientID = 255
+	// kafkaMaxPending is how many requests whose responses are walked may
+	// await their response (a full list forgets the oldest).
+	kafkaMaxPending = 8
+)
+
+// Notes of the Kafka parser, each reported once per flow.
+const (
+	NoteKafkaTopicUnresolved = "kafka: topic id without a known name (no Metadata response seen): reported as its UUID"
+	NoteKafkaTopicConflict   = "kafka: topic id announced with different names: reported as its UUID"
+	NoteKafkaNewVersion      = "kafka: Produce or Fetch version newer than known: topics not inspected"
+	NoteKafkaBadRequest      = "kafka: malformed request body: topics may be missing"
+	NoteKafkaBadResponse     = "kafka: malformed response body"
+	NoteKafkaBadTopicName    = "kafka: topic name null or longer than 249 bytes"
+	NoteKafkaLongClientID    = "kafka: client id longer than 255 bytes: truncated"
+)
+
+// kafkaPending is a request whose response is walked.
+type kafkaPending struct {
+	corr     int32
+	api, ver int16
 }
 
-func newKafkaParser(cfg *ParserConfig) Parser {
-	return &kafkaParser{recs: newAppRecords[kafkaSummary](appCfg(cfg))}
+type kafkaParser struct {
+	w         [2]kafkaWalker
+	topics    *KafkaTopics
+	clientID  [kafkaMaxClientID]byte
+	clientLen int
+	pend      [kafkaMaxPending]kafkaPending
+	npend     int
+	noted     uint8 // bits: the notes above already reported
+	req       Request
+	uuid      [36]byte
+	recs      appRecords[kafkaSummary]
+	cur       int // index in recs.list of the request being walked; -1: none
+}
+
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *kafkaParser) Reset(cfg *ParserConfig) {
+	c := appCfg(cfg)
+	*p = kafkaParser{topics: c.KafkaTopics, recs: newAppRecords[kafkaSummary](c), cur: -1}
 }
 
 func (p *kafkaParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
-	return appFrames(dir, data, &p.skip[dir], p, sink)
+	w := &p.w[dir]
+	off := 0
+	for off < len(data) {
+		if w.left == 0 {
+			n, err := p.begin(dir, data[off:], sink)
+			if err != nil || n == 0 {
+				return off, err
+			}
+			off += n
+			if w.left == 0 {
+				p.end(dir, sink)
+			}
+			continue
+		}
+		chunk := data[off:]
+		if int64(len(chunk)) > w.left {
+			chunk = chunk[:w.left]
+		}
+		n := w.walk(chunk, p, sink)
+		off += n
+		w.left -= int64(n)
+		if w.left == 0 {
+			p.end(dir, sink)
+		} else if n < len(chunk) {
+			break // the walk needs more bytes
+		}
+	}
+	return off, nil
 }
 
-func (p *kafkaParser) frameLen(dir Dir, rest []byte) (int64, error) {
-	if len(rest) < 4 {
+// begin reads the size and header of the message at the start of b and
+// starts the walk of its body. It returns the bytes read, 0 when more are
+// needed.
+func (p *kafkaParser) begin(dir Dir, b []byte, sink Sink) (int, error) {
+	if len(b) < 8 {
 		return 0, nil
 	}
-	n := int64(binary.BigEndian.Uint32(rest))
-	if n > kafkaMaxMessage || (dir == FromClient && n < 10) || n < 4 {
-		return 0, fmt.Errorf("kafka: %v message size %d out of range", dir, n)
+	size := int64(binary.BigEndian.Uint32(b))
+	if size > kafkaMaxMessage || (dir == FromClient && size < 10) || size < 4 {
+		return 0, fmt.Errorf("kafka: %v message size %d out of range", dir, size)
 	}
-	return 4 + n, nil
+	if dir == FromServer {
+		corr := int32(binary.BigEndian.Uint32(b[4:]))
+		var prog kafkaProgram
+		if api, ver, ok := p.answered(corr); ok {
+			prog = kafkaResponseWalk(api, ver)
+		}
+		p.w[dir].start(size-4, prog, true)
+		return 8, nil
+	}
+	return p.request(b, size, sink)
 }
 
-func (p *kafkaParser) frame(dir Dir, msg []byte, sink Sink) error {
-	if dir == FromClient {
-		return p.request(msg[4:], sink)
+// request reads a request header and starts the walk of the body.
+func (p *kafkaParser) request(b []byte, size int64, sink Sink) (int, error) {
+	if len(b) < 14 {
+		return 0, nil
 	}
-	return nil
-}
-
-func (p *kafkaParser) request(b []byte, sink Sink) error {
-	r := kafkaReader{b: b}
+	msg := b[4:min(int64(len(b)), 4+size)]
+	r := kafkaReader{b: msg}
 	api, ver := r.int16(), r.int16()
-	r.int32() // correlation id
+	corr := r.int32()
+	if idLen := int64(int16(binary.BigEndian.Uint16(b[12:]))); 14+idLen > appWindow {
+		return 0, fmt.Errorf("kafka: request header with a client id of %d bytes", idLen)
+	}
 	clientID := r.nullableString()
-	if r.bad {
-		return fmt.Errorf("kafka: request header cut short")
-	}
 	if api < 0 || int(api) >= len(kafkaAPIs) || ver < 0 || ver > kafkaMaxVersion {
-		return fmt.Errorf("kafka: unknown api key %d version %d", api, ver)
+		return 0, fmt.Errorf("kafka: unknown api key %d version %d", api, ver)
 	}
-	p.cur = nil
+	if r.bad {
+		if int64(len(b)) >= 4+size {
+			return 0, fmt.Errorf("kafka: request header cut short")
+		}
+		return 0, nil
+	}
+	hdr := 4 + len(msg) - len(r.b)
+	p.clientLen = copy(p.clientID[:], clientID)
+	if len(clientID) > kafkaMaxClientID {
+		p.note(sink, 1<<6, NoteKafkaLongClientID)
+	}
+	p.cur = -1
 	if p.recs.on {
+		n := len(p.recs.list)
 		p.recs.add(sink, kafkaSummary{API: kafkaAPIs[api], Version: int(ver), ClientID: string(clientID)})
-		if n := len(p.recs.list); n > 0 && !p.recs.full {
-			p.cur = &p.recs.list[n-1]
+		if len(p.recs.list) > n {
+			p.cur = n
 		}
 	}
-	if api != kafkaProduce && api != kafkaFetch {
-		p.report(sink, api, ver, clientID, nil)
-		return nil
+	if kafkaResponseWalk(api, ver) != nil {
+		p.await(corr, api, ver)
 	}
-	r.flex = kafkaFlexible(api, ver)
-	if r.flex {
-		r.tags()
-	}
-	topics := 0
-	each := func(topic []byte) {
-		topics++
-		p.report(sink, api, ver, clientID, topic)
-		if p.cur != nil && len(p.cur.Topics) < kafkaMaxTopics {
-			p.cur.Topics = append(p.cur.Topics, strings.Clone(p.req.Topic))
+	w := &p.w[FromClient]
+	prog, unknown := kafkaRequestWalk(api, ver)
+	w.start(size-int64(hdr-4), prog, kafkaFlexible(api, ver))
+	w.api, w.ver = api, ver
+	if prog == nil {
+		if unknown {
+			p.note(sink, 1<<2, NoteKafkaNewVersion)
 		}
+		p.report(sink, api, ver, "")
 	}
-	if api == kafkaProduce {
-		r.produceTopics(ver, &p.buf, each)
-	} else {
-		r.fetchTopics(ver, &p.buf, each)
-	}
-	if topics == 0 {
-		p.report(sink, api, ver, clientID, nil)
-	}
-	return nil
+	return hdr, nil
 }
 
-func (p *kafkaParser) report(sink Sink, api, ver int16, clientID, topic []byte) {
+// end finishes the message of direction dir.
+func (p *kafkaParser) end(dir Dir, sink Sink) {
+	w := &p.w[dir]
+	if dir == FromServer {
+		if w.bad {
+			p.note(sink, 1<<4, NoteKafkaBadResponse)
+		}
+		return
+	}
+	if _, unknown := kafkaRequestWalk(w.api, w.ver); unknown || (w.api != kafkaProduce && w.api != kafkaFetch) {
+		return // reported by request
+	}
+	if w.bad {
+		p.note(sink, 1<<3, NoteKafkaBadRequest)
+	}
+	if w.topics == 0 {
+		p.report(sink, w.api, w.ver, "")
+	}
+}
+
+// topic implements kafkaTopicSink: a request's topic is reported, a
+// response's (id, name) pair is announced to the engine's KafkaTopics.
+func (p *kafkaParser) topic(w *kafkaWalker, sink Sink) {
+	if w == &p.w[FromServer] {
+		if w.hasID && w.nameLen > 0 {
+			p.topics.Announce(w.id, w.name[:w.nameLen])
+		}
+		return
+	}
+	var topic string
+	switch {
+	case w.hasID:
+		name, st := p.topics.Lookup(w.id)
+		if st == KafkaTopicKnown {
+			topic = name
+			break
+		}
+		topic = appStr(kafkaUUID(p.uuid[:0], w.id[:]))
+		if st == KafkaTopicConflict {
+			p.note(sink, 1<<1, NoteKafkaTopicConflict)
+		} else {
+			p.note(sink, 1<<0, NoteKafkaTopicUnresolved)
+		}
+	case w.nameLen >= 0:
+		topic = appStr(w.name[:w.nameLen])
+	default:
+		p.note(sink, 1<<5, NoteKafkaBadTopicName)
+	}
+	p.report(sink, w.api, w.ver, topic)
+	if p.cur >= 0 && len(p.recs.list[p.cur].Topics) < kafkaMaxTopics {
+		p.recs.list[p.cur].Topics = append(p.recs.list[p.cur].Topics, strings.Clone(topic))
+	}
+}
+
+func (p *kafkaParser) report(sink Sink, api, ver int16, topic string) {
 	p.req = Request{App: Kafka, Command: kafkaAPIs[api], Version: appItoa(int(ver)),
-		ClientID: appStr(clientID), Topic: appStr(topic)}
+		ClientID: appStr(p.clientID[:p.clientLen]), Topic: topic}
 	sink.Request(&p.req)
 }
 
-// kafkaReader decodes Kafka's primitive types; bad is set (and every later
-// read returns zero values) once the bytes run out or make no sense.
+// note reports text once per flow; bit identifies it.
+func (p *kafkaParser) note(sink Sink, bit uint8, text string) {
+	if p.noted&bit == 0 {
+		p.noted |= bit
+		sink.Note(text)
+	}
+}
+
+// await records a request whose response is walked; a full list forgets
+// its oldest entry.
+func (p *kafkaParser) await(corr int32, api, ver int16) {
+	if p.npend == len(p.pend) {
+		copy(p.pend[:], p.pend[1:])
+		p.npend--
+	}
+	p.pend[p.npend] = kafkaPending{corr: corr, api: api, ver: ver}
+	p.npend++
+}
+
+// answered returns the request that a response with correlation id corr
+// answers, when it is one whose response is walked. Requests before it got
+// no response (Kafka answers in order) and are forgotten.
+func (p *kafkaParser) answered(corr int32) (api, ver int16, ok bool) {
+	for i := 0; i < p.npend; i++ {
+		if p.pend[i].corr == corr {
+			e := p.pend[i]
+			p.npend = copy(p.pend[:], p.pend[i+1:p.npend])
+			return e.api, e.ver, true
+		}
+	}
+	return 0, 0, false
+}
+
+// kafkaReader decodes the classic fields of a request header; bad is set
+// (and every later read returns zero values) once the bytes run out or
+// make no sense.
 type kafkaReader struct {
-	b    []byte
-	flex bool
-	bad  bool
+	b   []byte
+	bad bool
 }
 
 func (r *kafkaReader) take(n int) []byte {
@@ -254,19 +417,6 @@ func (r *kafkaReader) int32() int32 {
 	return 0
 }
 
-func (r *kafkaReader) uvarint() uint64 {
-	if r.bad {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.bad = true
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
 // nullableString reads a classic int16-length string (-1 for null).
 func (r *kafkaReader) nullableString() []byte {
 	n := r.int16()
@@ -276,156 +426,16 @@ func (r *kafkaReader) nullableString() []byte {
 	return r.take(int(n))
 }
 
-// string reads a string in the reader's encoding (compact when flexible).
-func (r *kafkaReader) string() []byte {
-	if !r.flex {
-		return r.nullableString()
-	}
-	n := r.uvarint()
-	if n == 0 || n > uint64(len(r.b))+1 {
-		if n != 0 {
-			r.bad = true
-		}
-		return nil
-	}
-	return r.take(int(n - 1))
-}
-
-// bytes skips a BYTES/RECORDS field (int32 or compact length, null ok).
-func (r *kafkaReader) bytes() {
-	if r.flex {
-		if n := r.uvarint(); n > 0 {
-			r.take(int(min(n-1, uint64(len(r.b))+1)))
-		}
-		return
-	}
-	if n := r.int32(); n > 0 {
-		r.take(int(n))
-	}
-}
-
-// array reads an array length; -1 (null) reads as 0.
-func (r *kafkaReader) array() int {
-	if r.flex {
-		n := r.uvarint()
-		if n == 0 {
-			return 0
-		}
-		return int(min(n-1, 1<<20))
-	}
-	n := r.int32()
-	if n < 0 {
-		return 0
-	}
-	return int(n)
-}
-
-// tags skips a tagged-field section (flexible versions only).
-func (r *kafkaReader) tags() {
-	if !r.flex {
-		return
-	}
-	n := r.uvarint()
-	for i := uint64(0); i < n && !r.bad; i++ {
-		r.uvarint()
-		r.take(int(min(r.uvarint(), uint64(len(r.b))+1)))
-	}
-}
-
-func (r *kafkaReader) produceTopics(ver int16, buf *appBuf, each func([]byte)) {
-	if ver >= 3 {
-		r.string() // transactional_id
-	}
-	r.take(2 + 4) // acks, timeout_ms
-	topics := r.array()
-	for i := 0; i < topics && i < kafkaMaxTopics && !r.bad; i++ {
-		var name []byte
-		if ver >= 13 {
-			id := r.take(16) // topic_id
-			if r.bad {
-				return
-			}
-			buf.reset()
-			name = kafkaUUID(buf, id)
-		} else {
-			name = r.string()
-		}
-		if r.bad {
-			return
-		}
-		each(name)
-		parts := r.array()
-		for j := 0; j < parts && !r.bad; j++ {
-			r.int32()
-			r.bytes()
-			r.tags()
-		}
-		r.tags()
-	}
-}
-
-func (r *kafkaReader) fetchTopics(ver int16, buf *appBuf, each func([]byte)) {
-	if ver <= 14 {
-		r.int32() // replica_id
-	}
-	r.take(4 + 4) // max_wait_ms, min_bytes
-	if ver >= 3 {
-		r.int32() // max_bytes
-	}
-	if ver >= 4 {
-		r.take(1) // isolation_level
-	}
-	if ver >= 7 {
-		r.take(4 + 4) // session_id, session_epoch
-	}
-	topics := r.array()
-	for i := 0; i < topics && i < kafkaMaxTopics && !r.bad; i++ {
-		if ver >= 13 {
-			id := r.take(16)
-			if r.bad {
-				return
-			}
-			buf.reset()
-			each(kafkaUUID(buf, id))
-		} else {
-			name := r.string()
-			if r.bad {
-				return
-			}
-			each(name)
-		}
-		parts := r.array()
-		per := 4 + 8 + 4 // partition, fetch_offset, partition_max_bytes
-		if ver >= 9 {
-			per += 4 // current_leader_epoch
-		}
-		if ver >= 12 {
-			per += 4 // last_fetched_epoch
-		}
-		if ver >= 5 {
-			per += 8 // log_start_offset
-		}
-		for j := 0; j < parts && !r.bad; j++ {
-			r.take(per)
-			r.tags()
-		}
-		r.tags()
-	}
-}
-
-// kafkaUUID formats a 16-byte topic id as 8-4-4-4-12 hex in buf.
-func kafkaUUID(buf *appBuf, id []byte) []byte {
+// kafkaUUID appends a 16-byte topic id to dst as 8-4-4-4-12 hex.
+func kafkaUUID(dst, id []byte) []byte {
 	const hexd = "0123456789abcdef"
-	start := buf.n
 	for i, c := range id {
 		if i == 4 || i == 6 || i == 8 || i == 10 {
-			buf.b[buf.n] = '-'
-			buf.n++
+			dst = append(dst, '-')
 		}
-		buf.b[buf.n], buf.b[buf.n+1] = hexd[c>>4], hexd[c&15]
-		buf.n += 2
+		dst = append(dst, hexd[c>>4], hexd[c&15])
 	}
-	return buf.b[start:buf.n]
+	return dst
 }
 
 func (p *kafkaParser) Summary() any {

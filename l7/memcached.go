@@ -24,7 +24,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{11211},
 		Detect:    detectMemcached,
-		New:       newMemcachedParser,
+		New:       appNew[memcachedParser],
 	})
 }
 
@@ -120,8 +120,10 @@ type memcachedParser struct {
 	recs    appRecords[string]
 }
 
-func newMemcachedParser(cfg *ParserConfig) Parser {
-	return &memcachedParser{recs: newAppRecords[string](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *memcachedParser) Reset(cfg *ParserConfig) {
+	*p = memcachedParser{recs: newAppRecords[string](appCfg(cfg))}
 }
 
 func (p *memcachedParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

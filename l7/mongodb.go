@@ -28,7 +28,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{27017},
 		Detect:    detectMongoDB,
-		New:       newMongoDBParser,
+		New:       appNew[mongoParser],
 	})
 }
 
@@ -134,8 +134,10 @@ type mongoParser struct {
 	recs appRecords[mongoSummary]
 }
 
-func newMongoDBParser(cfg *ParserConfig) Parser {
-	return &mongoParser{recs: newAppRecords[mongoSummary](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *mongoParser) Reset(cfg *ParserConfig) {
+	*p = mongoParser{recs: newAppRecords[mongoSummary](appCfg(cfg))}
 }
 
 func (p *mongoParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

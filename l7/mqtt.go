@@ -23,7 +23,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{1883},
 		Detect:    detectMQTT,
-		New:       newMQTTParser,
+		New:       appNew[mqttParser],
 	})
 }
 
@@ -108,8 +108,10 @@ type mqttParser struct {
 	sum   mqttSummary
 }
 
-func newMQTTParser(cfg *ParserConfig) Parser {
-	return &mqttParser{level: 4, recs: newAppRecords[mqttSumEntry](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *mqttParser) Reset(cfg *ParserConfig) {
+	*p = mqttParser{level: 4, recs: newAppRecords[mqttSumEntry](appCfg(cfg))}
 }
 
 func (p *mqttParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -262,6 +264,7 @@ func (p *mqttParser) Summary() any {
 	if !p.recs.on || (len(p.recs.list) == 0 && p.sum.ClientID == "") {
 		return nil
 	}
-	p.sum.Packets = p.recs.list
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Packets = p.recs.list
+	return &s
 }

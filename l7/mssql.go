@@ -31,7 +31,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{1433},
 		Detect:    detectMSSQL,
-		New:       newMSSQLParser,
+		New:       appNew[mssqlParser],
 	})
 }
 
@@ -104,8 +104,10 @@ type mssqlParser struct {
 	sum       mssqlSummary
 }
 
-func newMSSQLParser(cfg *ParserConfig) Parser {
-	return &mssqlParser{recs: newAppRecords[string](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *mssqlParser) Reset(cfg *ParserConfig) {
+	*p = mssqlParser{recs: newAppRecords[string](appCfg(cfg))}
 }
 
 func (p *mssqlParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -256,6 +258,7 @@ func (p *mssqlParser) Summary() any {
 	if !p.recs.on || (len(p.recs.list) == 0 && p.sum.ServerVersion == "") {
 		return nil
 	}
-	p.sum.Messages = p.recs.list
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Messages = p.recs.list
+	return &s
 }

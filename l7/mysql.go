@@ -31,7 +31,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{3306},
 		Detect:      detectMySQL,
-		New:         newMySQLParser,
+		New:         appNew[mysqlParser],
 	})
 }
 
@@ -162,9 +162,11 @@ type mysqlParser struct {
 	summary bool
 }
 
-func newMySQLParser(cfg *ParserConfig) Parser {
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *mysqlParser) Reset(cfg *ParserConfig) {
 	c := appCfg(cfg)
-	return &mysqlParser{cmds: newAppRecords[mysqlSumEntry](c), summary: c.Summaries}
+	*p = mysqlParser{cmds: newAppRecords[mysqlSumEntry](c), summary: c.Summaries}
 }
 
 func (p *mysqlParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -241,7 +243,9 @@ func (p *mysqlParser) client(seq byte, pl []byte, sink Sink) error {
 		entry.Statement = command
 	case 0x02: // COM_INIT_DB
 		p.dbLen = copy(p.db[:], pl[1:])
-		entry.Database = string(p.db[:p.dbLen])
+		if p.cmds.on {
+			entry.Database = string(p.db[:p.dbLen])
+		}
 	}
 	p.req = Request{App: MySQL, Command: command, User: appStr(p.user[:p.userLen]), Database: appStr(p.db[:p.dbLen])}
 	sink.Request(&p.req)
@@ -357,9 +361,10 @@ func (p *mysqlParser) Summary() any {
 	if !p.summary {
 		return nil
 	}
-	p.sum.Commands = p.cmds.list
-	if p.sum.ServerVersion == "" && p.sum.User == "" && !p.sum.SSL && len(p.sum.Commands) == 0 {
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Commands = p.cmds.list
+	if s.ServerVersion == "" && s.User == "" && !s.SSL && len(s.Commands) == 0 {
 		return nil
 	}
-	return &p.sum
+	return &s
 }

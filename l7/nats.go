@@ -26,7 +26,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{4222},
 		Detect:      detectNATS,
-		New:         newNATSParser,
+		New:         appNew[natsParser],
 	})
 }
 
@@ -66,8 +66,10 @@ type natsParser struct {
 	sum   natsSummary
 }
 
-func newNATSParser(cfg *ParserConfig) Parser {
-	return &natsParser{recs: newAppRecords[natsSumEntry](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *natsParser) Reset(cfg *ParserConfig) {
+	*p = natsParser{recs: newAppRecords[natsSumEntry](appCfg(cfg))}
 }
 
 func (p *natsParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -181,6 +183,7 @@ func (p *natsParser) Summary() any {
 	if !p.recs.on || (len(p.recs.list) == 0 && p.sum.ServerVersion == "" && len(p.sum.Errors) == 0) {
 		return nil
 	}
-	p.sum.Commands = p.recs.list
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Commands = p.recs.list
+	return &s
 }

@@ -22,7 +22,7 @@ func init() {
 		Transport: UDP,
 		Ports:     []uint16{123},
 		Detect:    detectNTP,
-		New:       newNTPParser,
+		New:       appNew[ntpParser],
 	})
 }
 
@@ -83,8 +83,10 @@ type ntpParser struct {
 	recs appRecords[ntpSummary]
 }
 
-func newNTPParser(cfg *ParserConfig) Parser {
-	return &ntpParser{recs: newAppRecords[ntpSummary](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *ntpParser) Reset(cfg *ParserConfig) {
+	*p = ntpParser{recs: newAppRecords[ntpSummary](appCfg(cfg))}
 }
 
 func (p *ntpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

@@ -19,7 +19,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{110},
 		Detect:      detectPOP3,
-		New:         newPOP3Parser,
+		New:         appNew[pop3Parser],
 	})
 }
 
@@ -64,8 +64,10 @@ type pop3Parser struct {
 	user    string
 }
 
-func newPOP3Parser(cfg *ParserConfig) Parser {
-	return &pop3Parser{t: appTextSession{cmds: newAppRecords[string](appCfg(cfg))}}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *pop3Parser) Reset(cfg *ParserConfig) {
+	*p = pop3Parser{t: newAppTextSession(cfg)}
 }
 
 func (p *pop3Parser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

@@ -30,7 +30,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{5432},
 		Detect:    detectPostgreSQL,
-		New:       newPostgreSQLParser,
+		New:       appNew[pgParser],
 	})
 }
 
@@ -140,9 +140,11 @@ type pgParser struct {
 	queries  appRecords[pgSummaryQuery]
 }
 
-func newPostgreSQLParser(cfg *ParserConfig) Parser {
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *pgParser) Reset(cfg *ParserConfig) {
 	c := appCfg(cfg)
-	return &pgParser{startup: true, summary: c.Summaries, queries: newAppRecords[pgSummaryQuery](c)}
+	*p = pgParser{startup: true, summary: c.Summaries, queries: newAppRecords[pgSummaryQuery](c)}
 }
 
 func (p *pgParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -306,9 +308,10 @@ func (p *pgParser) Summary() any {
 	if !p.summary {
 		return nil
 	}
-	p.sum.Queries = p.queries.list
-	if p.sum.User == "" && !p.sum.SSLRequest && len(p.sum.Queries) == 0 && p.sum.ServerVersion == "" {
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Queries = p.queries.list
+	if s.User == "" && !s.SSLRequest && len(s.Queries) == 0 && s.ServerVersion == "" {
 		return nil
 	}
-	return &p.sum
+	return &s
 }

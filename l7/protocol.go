@@ -8,6 +8,21 @@ import (
 
 // Contract changes (newest first; parsers must follow them):
 //
+//   - ParserConfig.KafkaTopics: state shared by the flows of an engine (the
+//     Kafka topic id → name map, kafkatopics.go). NewEngine fills it when it
+//     is nil; parsers must accept nil (nothing shared). It is the only
+//     shared state a parser may reach, and it is safe for concurrent use.
+//   - Every parser implements Resetter (a test enforces it), usually with
+//     New: appNew[T] and a Reset that assigns the whole initial state.
+//     Summary must return values that alias neither the parser (return a
+//     copy of a summary struct) nor the input bytes (strings.Clone):
+//     Release resets the parser and the buffers are reused at once.
+//     appsCheckPooled (apps_test.go) checks both for every table case.
+//   - Tests: the capture makers are behind the build tag "captures"
+//     (captures_make_test.go; make captures), no longer behind the
+//     -make-captures flag, which is gone. The test harness has one
+//     formatRequest/formatResponse (field names as in Request) and one
+//     textSink for the engine's and the parsers' tests.
 //   - Protocol.ServerFirst: set it for protocols whose server speaks first
 //     (SMTP, FTP, POP3, IMAP, MySQL, NATS…). Detection then does not match
 //     them on server bytes that answer a client who spoke first (a Redis
@@ -26,10 +41,9 @@ import (
 //     upgrade, HTTP2 → GRPC): the flow's app then becomes that app.
 //   - Lifetime of strings: see Sink. They may alias the packet payload, the
 //     reassembly buffer (unsafe.String) or parser scratch space.
-//   - Tests: the flags -update (rewrite golden files) and -make-captures (run
-//     the capture makers, TestMakeCaptures*) are defined once for the whole
-//     l7 test binary in l7/flags_test.go as updateGolden and makeCaptures.
-//     Do not define them again (the test binary would panic).
+//   - Tests: the flag -update (rewrite golden files) is defined once for
+//     the whole l7 test binary in l7/flags_test.go as updateGolden. Do not
+//     define it again (the test binary would panic).
 //   - Engine notes are constants in l7/notes.go ("reassembly limit reached"…).
 
 // This file is the contract between the engine (flow tracking, reassembly,
@@ -119,6 +133,11 @@ type ParserConfig struct {
 	// MaxRecords caps the list entries a Summary keeps (requests, queries,
 	// commands…); beyond it the parser notes "records truncated" once.
 	MaxRecords int
+	// KafkaTopics resolves the topic ids of modern Kafka requests to names
+	// learnt from the Metadata responses of every Kafka flow (see
+	// KafkaTopics). The engine makes one per Engine when it is nil; give
+	// several engines the same one to share what their flows learn.
+	KafkaTopics *KafkaTopics
 }
 
 // Parser extracts attributes from one flow of a detected protocol.
@@ -171,9 +190,10 @@ var ErrDone = errors.New("l7: parser needs no more bytes")
 // values are what encoding/json marshals.
 type Summaries map[string]any
 
-// Resetter is implemented by parsers that can be reused for another flow.
-// Reset returns the parser to the state New(cfg) would give; it must drop
-// (not reuse) whatever a previous Summary call returned.
+// Resetter is implemented by parsers that can be reused for another flow
+// (all of this package's). Reset returns the parser to the state New(cfg)
+// would give; it must drop (not reuse) whatever a previous Summary call
+// returned.
 type Resetter interface {
 	Reset(cfg *ParserConfig)
 }

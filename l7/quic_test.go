@@ -135,13 +135,13 @@ func TestQUIC(t *testing.T) {
 		s1 := quicInitial(t, v, nil, &sk, 0, append(ack, cryptoFrame(0, sh)...), false)
 		s1 = append(s1, 0x40, 1, 2, 3) // a short header packet after it
 		want := []string{
-			`req quic host="quic.example" alpn=["h3"] version="` + quicVersionName(v) + `" ja4=`,
-			`resp quic status=-1 version="1.3"`,
+			`req quic Host="quic.example" ALPN=["h3"] Version="` + quicVersionName(v) + `" JA4=`,
+			`resp quic Status=-1 Version="1.3"`,
 		}
 		got, f := runUDP(t, NewEngine(Config{Parser: ParserConfig{Summaries: true}}), 50000, 443, OrientationGuessed,
 			cseg(string(p1)), cseg(string(p2)), sseg(string(s1)))
 		for i, l := range got {
-			if j := strings.Index(l, "ja4="); j >= 0 {
+			if j := strings.Index(l, "JA4="); j >= 0 {
 				if !strings.HasPrefix(l[j+4:], `"q13d`) {
 					t.Errorf("%#x: JA4 %s", v, l[j+4:])
 				}

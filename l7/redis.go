@@ -19,7 +19,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{6379},
 		Detect:    detectRedis,
-		New:       newRedisParser,
+		New:       appNew[redisParser],
 	})
 }
 
@@ -105,8 +105,10 @@ type redisParser struct {
 	recs appRecords[redisSummary]
 }
 
-func newRedisParser(cfg *ParserConfig) Parser {
-	return &redisParser{recs: newAppRecords[redisSummary](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *redisParser) Reset(cfg *ParserConfig) {
+	*p = redisParser{recs: newAppRecords[redisSummary](appCfg(cfg))}
 }
 
 func (p *redisParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

@@ -20,7 +20,7 @@ func init() {
 		ServerFirst: true,
 		Ports:       []uint16{25, 465, 587, 2525},
 		Detect:      detectSMTP,
-		New:         newSMTPParser,
+		New:         appNew[smtpParser],
 	})
 }
 
@@ -50,8 +50,10 @@ type smtpParser struct {
 	startTLS bool
 }
 
-func newSMTPParser(cfg *ParserConfig) Parser {
-	return &smtpParser{t: appTextSession{cmds: newAppRecords[string](appCfg(cfg))}}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *smtpParser) Reset(cfg *ParserConfig) {
+	*p = smtpParser{t: newAppTextSession(cfg)}
 }
 
 func (p *smtpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {

@@ -21,7 +21,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{22, 2222},
 		Detect:    detectSSH,
-		New:       newSSHParser,
+		New:       appNew[sshParser],
 	})
 }
 
@@ -68,8 +68,10 @@ type sshParser struct {
 	sum       sshSummary
 }
 
-func newSSHParser(cfg *ParserConfig) Parser {
-	return &sshParser{cfg: appCfg(cfg)}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *sshParser) Reset(cfg *ParserConfig) {
+	*p = sshParser{cfg: appCfg(cfg)}
 }
 
 func (p *sshParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -124,5 +126,6 @@ func (p *sshParser) Summary() any {
 	if !p.cfg.Summaries || p.sum == (sshSummary{}) {
 		return nil
 	}
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	return &s
 }

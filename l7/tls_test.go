@@ -148,7 +148,7 @@ func TestTLS(t *testing.T) {
 		&tls.Config{Certificates: []tls.Certificate{testCert()}})
 	twoRecords := splitRecords(hello, 40)
 	req := func(host, alpn string) string {
-		return `req tls host="` + host + `"` + alpn + ` version="1.3" ja4=`
+		return `req tls Host="` + host + `"` + alpn + ` Version="1.3" JA4=`
 	}
 	tests := []struct {
 		name string
@@ -157,23 +157,23 @@ func TestTLS(t *testing.T) {
 	}{{
 		name: "ClientHello in one segment",
 		segs: []seg{cseg(string(hello))},
-		want: []string{req("api.example", ` alpn=["h2" "http/1.1"]`)},
+		want: []string{req("api.example", ` ALPN=["h2" "http/1.1"]`)},
 	}, {
 		name: "ClientHello over two records and three segments",
 		segs: []seg{cseg(string(twoRecords[:3])), cseg(string(twoRecords[3:60])), cseg(string(twoRecords[60:]))},
-		want: []string{req("api.example", ` alpn=["h2" "http/1.1"]`)},
+		want: []string{req("api.example", ` ALPN=["h2" "http/1.1"]`)},
 	}, {
 		name: "ClientHello byte by byte",
 		segs: bytewise(FromClient, string(splitRecords(hello, 7, 100))),
-		want: []string{req("api.example", ` alpn=["h2" "http/1.1"]`)},
+		want: []string{req("api.example", ` ALPN=["h2" "http/1.1"]`)},
 	}, {
 		name: "TLS 1.3 handshake",
 		segs: []seg{cseg(string(c13)), sseg(string(s13))},
-		want: []string{req("api.example", ` alpn=["h2" "http/1.1"]`), `resp tls status=-1 version="1.3"`},
+		want: []string{req("api.example", ` ALPN=["h2" "http/1.1"]`), `resp tls Status=-1 Version="1.3"`},
 	}, {
 		name: "TLS 1.2 handshake",
 		segs: []seg{cseg(string(c12)), sseg(string(s12))},
-		want: []string{`req tls host="old.example" version="1.2" ja4=`, `resp tls status=-1 version="1.2"`},
+		want: []string{`req tls Host="old.example" Version="1.2" JA4=`, `resp tls Status=-1 Version="1.2"`},
 	}, {
 		name: "a record that is not a handshake",
 		segs: []seg{cseg("\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00"), cseg("\x15\x03\x03\x00\x02\x02\x28")},
@@ -183,7 +183,7 @@ func TestTLS(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			got, f := runTCP(t, NewEngine(Config{}), 443, false, tc.segs...)
 			for i, l := range got {
-				if j := strings.Index(l, "ja4="); j >= 0 {
+				if j := strings.Index(l, "JA4="); j >= 0 {
 					got[i] = l[:j+4]
 				}
 			}

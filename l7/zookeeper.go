@@ -26,7 +26,7 @@ func init() {
 		Transport: TCP,
 		Ports:     []uint16{2181},
 		Detect:    detectZooKeeper,
-		New:       newZooKeeperParser,
+		New:       appNew[zkParser],
 	})
 }
 
@@ -129,8 +129,10 @@ type zkParser struct {
 	sum       zookeeperSummary
 }
 
-func newZooKeeperParser(cfg *ParserConfig) Parser {
-	return &zkParser{recs: newAppRecords[zkSumEntry](appCfg(cfg))}
+// Reset implements Resetter: p becomes what New(cfg) returns, and what
+// Summary returned before is left alone.
+func (p *zkParser) Reset(cfg *ParserConfig) {
+	*p = zkParser{recs: newAppRecords[zkSumEntry](appCfg(cfg))}
 }
 
 func (p *zkParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
@@ -218,6 +220,7 @@ func (p *zkParser) Summary() any {
 	if !p.recs.on || (len(p.recs.list) == 0 && p.sum.SessionTimeoutMS == 0) {
 		return nil
 	}
-	p.sum.Requests = p.recs.list
-	return &p.sum
+	s := p.sum // a copy: Reset must leave what Summary returned alone
+	s.Requests = p.recs.list
+	return &s
 }

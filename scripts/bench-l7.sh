@@ -71,7 +71,7 @@ analyze_table() {
 		fi
 		pcap=$tmp/mixed.pcap
 		echo "== making the mixed-traffic capture in testenv" >&2
-		"$GO" test ./l7/capture -count 1 -run '^TestMakeBenchCapture$' -bench-capture="$pcap" >&2
+		"$GO" test -tags captures ./l7/capture -count 1 -run '^TestMakeBenchCapture$' -bench-capture="$pcap" >&2
 	fi
 	"$GO" build -o "$tmp/bulkhead" ./cmd/bulkhead
 	local size packets

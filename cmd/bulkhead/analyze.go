@@ -58,8 +58,10 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if *verbose {
 		level = slog.LevelDebug
 	}
+	// The files of one command share what Kafka responses name (topic ids
+	// → names): a capture rotated into several files keeps its names.
 	opts := capture.Options{
-		Engine:      l7.Config{MaxBuffer: *maxBuf},
+		Engine:      l7.Config{MaxBuffer: *maxBuf, Parser: l7.ParserConfig{KafkaTopics: l7.NewKafkaTopics(l7.DefaultKafkaTopics)}},
 		MaxFlows:    *maxFlows,
 		IdleTimeout: *idle,
 		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),

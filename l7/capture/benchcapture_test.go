@@ -1,3 +1,5 @@
+//go:build captures
+
 package capture
 
 import (
@@ -31,9 +33,10 @@ import (
 // The large capture that "make bench-l7" measures analyze on (with
 // ndpiReader on the same file): real mixed traffic between two testenv
 // containers, recorded by tcpdump. It is made into a temporary directory,
-// never committed:
+// never committed. The maker is compiled only with the build tag
+// "captures" (so that "go test ./..." does not list it) and needs root:
 //
-//	go test ./l7/capture -run TestMakeBenchCapture -bench-capture=/tmp/mixed.pcap -v
+//	go test -tags captures ./l7/capture -run TestMakeBenchCapture -bench-capture=/tmp/mixed.pcap -v
 var benchCapture = flag.String("bench-capture", "", "write the large mixed-traffic capture of bench-l7 to this path (root, testenv)")
 
 // Traffic of the bench capture (about 230 MB in all).
@@ -48,10 +51,10 @@ const (
 )
 
 func TestMakeBenchCapture(t *testing.T) {
-	if *benchCapture == "" {
-		t.Skip("makes the bench-l7 capture only with -bench-capture=PATH (root)")
-	}
 	testenv.RequireRoot(t)
+	if *benchCapture == "" {
+		t.Fatal("TestMakeBenchCapture needs -bench-capture=PATH: where to write the capture")
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	node := testenv.New(t, testenv.Config{Containers: []string{"client", "server"}})

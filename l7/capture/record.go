@@ -3,8 +3,9 @@ package capture
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
-	"sort"
+	"slices"
 	"strconv"
 	"time"
 )
@@ -64,12 +65,7 @@ func (r *Record) AppendJSON(b []byte) ([]byte, error) {
 	b = strconv.AppendUint(b, r.Bytes[1], 10)
 	b = append(b, `],"app":`...)
 	b = strconv.AppendQuote(b, r.App)
-	keys := make([]string, 0, len(r.Protocols))
-	for k := range r.Protocols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range r.protocolKeys() {
 		v, err := json.Marshal(r.Protocols[k])
 		if err != nil {
 			return nil, fmt.Errorf("capture: marshal %q summary: %w", k, err)
@@ -145,4 +141,10 @@ func protoName(p uint8) string {
 		return "udplite"
 	}
 	return "ipproto-" + strconv.Itoa(int(p))
+}
+
+// protocolKeys returns the keys of r.Protocols in the order they are
+// written: sorted.
+func (r *Record) protocolKeys() []string {
+	return slices.Sorted(maps.Keys(r.Protocols))
 }

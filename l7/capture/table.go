@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sort"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -47,12 +46,7 @@ func endpoint(a netip.Addr, port uint16) string {
 // details summarises a record's protocol objects and notes in a few words.
 func details(r *Record) string {
 	var parts []string
-	keys := make([]string, 0, len(r.Protocols))
-	for k := range r.Protocols {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
+	for _, k := range r.protocolKeys() {
 		b, err := json.Marshal(r.Protocols[k])
 		if err != nil {
 			continue
@@ -72,21 +66,7 @@ func details(r *Record) string {
 func describe(key string, v any) string {
 	list, _ := v.([]any)
 	obj, _ := v.(map[string]any)
-	str := func(m map[string]any, k string) string {
-		switch x := m[k].(type) {
-		case string:
-			return x
-		case float64:
-			return strconv.FormatFloat(x, 'f', -1, 64)
-		case []any:
-			var s []string
-			for _, e := range x {
-				s = append(s, fmt.Sprint(e))
-			}
-			return strings.Join(s, ",")
-		}
-		return ""
-	}
+	str := func(m map[string]any, k string) string { return fieldText(m[k]) }
 	more := func(n int) string {
 		if n > 1 {
 			return fmt.Sprintf(" (+%d more)", n-1)
@@ -112,10 +92,98 @@ func describe(key string, v any) string {
 		}
 		return strings.Join(s, " ")
 	}
-	b, _ := json.Marshal(v)
-	s := string(b)
-	if len(s) > 80 {
-		s = s[:77] + "..."
+	var s string
+	switch {
+	case list != nil:
+		s = describeEntries(list)
+	case obj != nil:
+		s = describeObject(obj)
+	default:
+		b, _ := json.Marshal(v)
+		s = string(b)
+	}
+	if r := []rune(s); len(r) > 100 {
+		s = string(r[:97]) + "..."
 	}
 	return s
+}
+
+// Keys of the other apps' objects (docs/flow-json.md) that describe an
+// entry of a list: its verb, then its argument.
+var (
+	verbKeys = []string{"command", "api", "method", "op", "opcode", "type", "mode"}
+	argKeys  = []string{"topics", "topic", "subject", "path", "statement", "queue", "routing_key", "exchange", "database", "hostname"}
+	// objKeys are the fields of an app object shown as key=value, and
+	// listKeys the fields holding its list of requests.
+	objKeys  = []string{"client", "server", "user", "database", "client_id", "client_name", "vhost", "version", "protocol", "server_version"}
+	listKeys = []string{"commands", "queries", "packets", "requests", "methods", "messages"}
+)
+
+// describeEntries describes the first entries of a list of requests:
+// "PRODUCE orders,audit, FETCH orders (+3 more)".
+func describeEntries(list []any) string {
+	var parts []string
+	for _, e := range list {
+		if len(parts) == 3 {
+			break
+		}
+		switch x := e.(type) {
+		case string:
+			parts = append(parts, x)
+		case map[string]any:
+			verb, arg := firstField(x, verbKeys), firstField(x, argKeys)
+			parts = append(parts, strings.TrimSpace(verb+" "+arg))
+		}
+	}
+	s := strings.Join(parts, ", ")
+	if len(list) > len(parts) {
+		s += fmt.Sprintf(" (+%d more)", len(list)-len(parts))
+	}
+	return s
+}
+
+// describeObject describes an app object: its identifying fields, then its
+// list of requests.
+func describeObject(obj map[string]any) string {
+	var parts []string
+	for _, k := range objKeys {
+		if v := fieldText(obj[k]); v != "" {
+			parts = append(parts, k+"="+v)
+		}
+	}
+	for _, k := range listKeys {
+		if l, ok := obj[k].([]any); ok && len(l) > 0 {
+			parts = append(parts, describeEntries(l))
+			break
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// firstField returns the text of the first of keys that m has.
+func firstField(m map[string]any, keys []string) string {
+	for _, k := range keys {
+		if v := fieldText(m[k]); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// fieldText is a JSON value as short text: strings as they are, numbers,
+// lists joined with commas.
+func fieldText(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case []any:
+		var s []string
+		for _, e := range x {
+			s = append(s, fieldText(e))
+		}
+		return strings.Join(s, ",")
+	}
+	return ""
 }
