@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -15,12 +16,18 @@ import (
 
 	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/agent/config"
+	"bulkhead.dev/bulkhead/agent/decide"
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/agent/flowtable"
 	"bulkhead.dev/bulkhead/agent/identity"
 	"bulkhead.dev/bulkhead/agent/metrics"
 	"bulkhead.dev/bulkhead/agent/modes"
 	"bulkhead.dev/bulkhead/agent/state"
+	"bulkhead.dev/bulkhead/dataplane"
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy"
+	"bulkhead.dev/bulkhead/policy/learn"
+	"bulkhead.dev/bulkhead/policy/promote"
 )
 
 // Options configure an Agent. Config is required; the rest may be zero.
@@ -35,31 +42,18 @@ type Options struct {
 	// Stdout receives events when events.stdout is on (default os.Stdout).
 	Stdout io.Writer
 
-	// Policy loads policies; nil runs the empty policy in the default mode.
+	// Policy loads policies; nil uses the policy package (PolicyEngine).
 	Policy PolicyLoader
-	// OnPolicy is called with every policy put in force (for the decision
-	// path).
-	OnPolicy func(*LoadedPolicy)
-	// Dataplane reports the packet path's state; nil means not attached.
-	Dataplane DataplaneStatus
-	// Graph supplies the learned graph for the API; nil means none.
-	Graph GraphSource
-	// Groups returns the policy groups a workload belongs to (for the API);
-	// nil means none.
-	Groups func(identity.Identity) []string
-	// AppName names an l7.App stored in a flow (default: its number).
-	AppName func(uint8) string
-}
-
-// DataplaneStatus reports whether the packet path is attached.
-type DataplaneStatus interface {
-	Dataplane() api.Dataplane
-}
-
-// GraphSource supplies the learned graph.
-type GraphSource interface {
-	// GraphJSON returns the graph as JSON.
-	GraphJSON() ([]byte, error)
+	// NewDataplane builds the packet path around the agent's Decider; nil
+	// builds the real one (iptables rules and NFQUEUE readers in the
+	// agent's network namespace). Tests pass fakes.
+	NewDataplane func(dataplane.Config) (Dataplane, error)
+	// Containers finds the containers; nil watches the agent's network
+	// namespace (netns.Watcher).
+	Containers ContainerSource
+	// HostAddrs returns the node's own addresses (named "host"); nil reads
+	// the interfaces of the agent's network namespace.
+	HostAddrs func() ([]netip.Addr, error)
 }
 
 // Agent is a running Bulkhead agent.
@@ -72,6 +66,9 @@ type Agent struct {
 	started time.Time
 
 	modes    *modes.Table
+	decider  *decide.Decider
+	graph    *learn.Graph
+	promoter *promote.Promoter
 	fqdn     *identity.FQDNMap
 	resolver *identity.Resolver
 	static   *identity.Static
@@ -85,6 +82,12 @@ type Agent struct {
 
 	polMu sync.Mutex
 	pol   policyState
+
+	planMu   sync.Mutex   // one plan change at a time
+	basePlan *policy.Plan // the policy in force, modes as compiled
+
+	pathState
+	dpUp atomic.Bool // the dataplane is started
 
 	reloadMu  sync.Mutex // one reload at a time
 	evictHook atomic.Pointer[func(*flowtable.Flow, flowtable.Reason)]
@@ -112,6 +115,9 @@ func New(opts Options) (*Agent, error) {
 	}
 	if opts.Stdout == nil {
 		opts.Stdout = os.Stdout
+	}
+	if opts.Policy == nil {
+		opts.Policy = PolicyEngine{}
 	}
 	a := &Agent{opts: opts, cfg: cfg, log: opts.Logger, now: opts.Now, loader: opts.Policy, stop: make(chan struct{})}
 	var err error
@@ -153,7 +159,45 @@ func New(opts Options) (*Agent, error) {
 	if err := a.buildEvents(); err != nil {
 		return nil, err
 	}
+	if err := a.buildDecider(); err != nil {
+		a.events.Close()
+		return nil, err
+	}
+	if err := a.buildPacketPath(); err != nil {
+		a.events.Close()
+		return nil, err
+	}
 	return a, nil
+}
+
+// buildDecider creates the decision path: the learned graph (persisted),
+// auto-promotion, the L7 engine and the Decider.
+func (a *Agent) buildDecider() error {
+	cfg := a.cfg
+	a.graph = learn.New(a.now, learn.Limits{})
+	a.promoter = promote.New(a.now)
+	evidence := 0
+	if cfg.Events.Evidence.Enabled {
+		evidence = cfg.Events.Evidence.Packets
+	}
+	var err error
+	a.decider, err = decide.New(decide.Config{
+		Flows: a.flows, Resolver: a.resolver, Events: a.events, Metrics: a.metrics,
+		Engine: l7.NewEngine(l7.Config{MaxBuffer: int(cfg.Limits.Reassembly)}),
+		Graph:  a.graph, Promoter: a.promoter,
+		Wait: decide.Wait{Packets: cfg.Limits.L7Wait.Packets, Bytes: int(cfg.Limits.L7Wait.Bytes),
+			Time: cfg.Limits.L7Wait.Time, Deny: cfg.Limits.L7Wait.Verdict == config.VerdictDeny},
+		EvidencePackets: evidence, MaxInspections: cfg.Limits.Inspections,
+		QueueFirst: uint16(cfg.QueueFirst), Queues: cfg.Queues, Now: a.now, Logger: a.log,
+	})
+	if err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	a.SetEvictHook(a.decider.OnEvict)
+	if err := a.store.Register(a.graphItem()); err != nil {
+		return fmt.Errorf("agent: %w", err)
+	}
+	return nil
 }
 
 // buildIdentity loads the identity sources.
@@ -271,15 +315,21 @@ func (a *Agent) Start(ctx context.Context) error {
 			a.log.Error("agent: state file unusable, moved aside; starting this item empty", "item", r.Item, "path", r.Path, "moved_to", r.MovedTo, "err", r.Err)
 		}
 	}
+	a.metrics.SetLearnedEdges(a.graph.Stats().Edges)
 	if err := a.loadInitialPolicy(); err != nil {
 		a.events.Close()
 		return err
 	}
-	// The dataplane attaches here, after the policy is in force.
-
+	// The policy is in force: now the dataplane may queue packets.
 	a.flows.Start()
+	if err := a.startPacketPath(ctx); err != nil {
+		a.flows.Close()
+		a.events.Close()
+		return err
+	}
 	a.store.Start()
 	if err := a.listen(); err != nil {
+		a.stopPacketPath()
 		a.flows.Close()
 		a.store.Close()
 		a.api.Close()
@@ -325,19 +375,29 @@ func (a *Agent) listen() error {
 	return nil
 }
 
-// housekeeping runs periodic chores: expired DNS names and stale graph
-// series.
+// inspectionIdle is how long a flow may hold inspection state without a
+// queued packet (see decide.Decider.SweepInspections).
+const inspectionIdle = 10 * time.Second
+
+// housekeeping runs periodic chores: idle inspection state, expired DNS
+// names, auto-promotion, the learned-graph gauge, and stale graph series.
 func (a *Agent) housekeeping() {
-	dns := time.NewTicker(10 * time.Second)
+	sweep := time.NewTicker(inspectionIdle / 2)
+	defer sweep.Stop()
+	tick := time.NewTicker(10 * time.Second)
 	graph := time.NewTicker(time.Hour)
-	defer dns.Stop()
+	defer tick.Stop()
 	defer graph.Stop()
 	for {
 		select {
 		case <-a.stop:
 			return
-		case <-dns.C:
+		case <-sweep.C:
+			a.decider.SweepInspections(a.now(), inspectionIdle)
+		case <-tick.C:
 			a.fqdn.Sweep()
+			a.promote()
+			a.metrics.SetLearnedEdges(a.graph.Stats().Edges)
 		case <-graph.C:
 			a.metrics.SweepGraph()
 		}
@@ -357,6 +417,7 @@ func (a *Agent) Reload(ctx context.Context) error {
 		for _, c := range a.resolver.SetSources(sources, peers) {
 			a.log.Info("agent: workload renamed", "interface", c.HostIf, "from", c.From.Name, "to", c.To.Name)
 		}
+		a.decider.IdentitiesChanged()
 	}
 	if _, err := a.reloadPolicy(); err != nil {
 		errs = append(errs, err)
@@ -376,7 +437,8 @@ func (a *Agent) Close() error {
 	a.closed = true
 	var errs []error
 	if a.running {
-		// The dataplane detaches here, first, removing its rules.
+		// The dataplane goes first, removing every rule.
+		errs = append(errs, a.stopPacketPath())
 		if a.metricsS != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			errs = append(errs, a.metricsS.Shutdown(ctx))

@@ -75,8 +75,7 @@ func testConfig(t *testing.T, dir string) config.Config {
 
 func startAgent(t *testing.T, cfg config.Config, loader PolicyLoader) (*Agent, *api.Client) {
 	t.Helper()
-	a, err := New(Options{Config: cfg, Version: "test", Policy: loader, Stdout: io.Discard,
-		AppName: func(a uint8) string { return map[uint8]string{1: "http"}[a] }})
+	a, err := New(fakeOptions(cfg, loader, newFakeDataplane(), newFakeContainers()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,12 +102,12 @@ func TestAgentLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Node != "node-1" || !st.Policy.Loaded || st.Policy.Rules != 2 || st.Ready || st.Flows.Limit != 262144 {
+	if st.Node != "node-1" || !st.Policy.Loaded || st.Policy.Rules != 2 || !st.Ready || st.Flows.Limit != 262144 {
 		t.Errorf("status = %+v", st)
 	}
 	wantChecks := []api.Check{
 		{Name: "policy", OK: true, Detail: "2 rules from 1 files"},
-		{Name: "dataplane", Detail: "the dataplane is not wired into this agent"},
+		{Name: "dataplane", OK: true, Detail: "attached to 0 interfaces (connmark by repeat, fail-open)"},
 	}
 	if diff := cmp.Diff(wantChecks, st.Checks); diff != "" {
 		t.Errorf("checks (-want +got):\n%s", diff)
@@ -121,7 +120,7 @@ func TestAgentLifecycle(t *testing.T) {
 		want   string
 	}{
 		{"/healthz", 200, "ok"},
-		{"/readyz", 503, "[-]dataplane: the dataplane is not wired into this agent"},
+		{"/readyz", 200, "[+]dataplane: attached to 0 interfaces"},
 		{"/metrics", 200, "bulkhead_flows_limit 262144"},
 	} {
 		resp, err := http.Get("http://" + cfg.Metrics.Listen + tt.path)
@@ -190,8 +189,8 @@ func TestAgentLifecycle(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"api": "protect/operator", "db": "protect/policy", "web": "monitor/policy"}, got); diff != "" {
 		t.Errorf("modes (-want +got):\n%s", diff)
 	}
-	if _, err := c.Graph(ctx); !errors.Is(err, api.ErrUnavailable) {
-		t.Errorf("Graph = %v, want unavailable", err)
+	if g, err := c.Graph(ctx); err != nil || !strings.Contains(string(g), `"edges": []`) {
+		t.Errorf("Graph = %s, %v, want the empty graph", g, err)
 	}
 
 	// Events are written by their own goroutine: wait until it caught up.
@@ -263,7 +262,8 @@ func TestStartupPolicy(t *testing.T) {
 
 	// Without a last good policy, fail-closed refuses to start.
 	os.Remove(filepath.Join(cfg.StateDir, "policy.json"))
-	a, err := New(Options{Config: cfg, Policy: fakeLoader{}, Stdout: io.Discard})
+	dp := newFakeDataplane()
+	a, err := New(fakeOptions(cfg, fakeLoader{}, dp, newFakeContainers()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,6 +273,9 @@ func TestStartupPolicy(t *testing.T) {
 	a.Close()
 	if _, err := os.Lstat(cfg.API.Socket); !os.IsNotExist(err) {
 		t.Errorf("socket exists after a failed start: %v", err)
+	}
+	if dp.started {
+		t.Error("the dataplane started without a usable policy (fail-closed)")
 	}
 
 	// Fail-open with a broken policy: the empty policy, not ready.
@@ -284,10 +287,10 @@ func TestStartupPolicy(t *testing.T) {
 	}
 	closeAll(t)
 
-	// No policy engine at all.
+	// The default engine reads YAML policies: this file is none.
 	_, c = startAgent(t, cfg, nil)
-	if _, err := c.ReloadPolicy(ctx); !errors.Is(err, api.ErrUnavailable) || !strings.Contains(err.Error(), "no policy engine") {
-		t.Errorf("reload without an engine = %v", err)
+	if _, err := c.ReloadPolicy(ctx); !errors.Is(err, api.ErrInvalid) || !strings.Contains(err.Error(), cfg.Policy) {
+		t.Errorf("reload of a file that is no policy = %v", err)
 	}
 }
 

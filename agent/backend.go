@@ -6,14 +6,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/agent/decide"
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/agent/flowtable"
 	"bulkhead.dev/bulkhead/agent/identity"
 	"bulkhead.dev/bulkhead/agent/modes"
+	"bulkhead.dev/bulkhead/l7"
 )
 
 // backend answers the API for an agent.
@@ -44,12 +45,7 @@ func (b backend) Status(ctx context.Context) (api.Status, error) {
 	}, nil
 }
 
-func (b backend) dataplane() api.Dataplane {
-	if b.a.opts.Dataplane == nil {
-		return api.Dataplane{Detail: "the dataplane is not wired into this agent"}
-	}
-	return b.a.opts.Dataplane.Dataplane()
-}
+func (b backend) dataplane() api.Dataplane { return b.a.dataplaneStatus() }
 
 // Ready: a policy is in force (or deliberately none: the path is absent)
 // and the dataplane is attached.
@@ -72,8 +68,8 @@ func (b backend) Ready(context.Context) []api.Check {
 	}
 	dp := b.dataplane()
 	dc := api.Check{Name: "dataplane", OK: dp.Attached, Detail: dp.Detail}
-	if dp.Attached && dc.Detail == "" {
-		dc.Detail = fmt.Sprintf("%d interfaces", dp.Interfaces)
+	if dp.Attached {
+		dc.Detail = fmt.Sprintf("attached to %d interfaces (%s)", dp.Interfaces, dp.Detail)
 	}
 	return []api.Check{pc, dc}
 }
@@ -88,12 +84,14 @@ func (b backend) Workloads(context.Context) ([]api.Workload, error) {
 			Interface: l.HostIf, NetNS: l.NetNS, Addrs: l.Addrs,
 		}
 		mode := modes.Unset
-		if a.opts.Groups != nil {
-			w.Groups = a.opts.Groups(l.Identity)
-			for _, g := range w.Groups {
-				if m, ok := a.modes.Mode(g); ok {
-					mode = modes.Strictest(mode, m)
-				}
+		var addr netip.Addr
+		if len(l.Addrs) > 0 {
+			addr = l.Addrs[0]
+		}
+		w.Groups = a.decider.Classify(l.Identity, addr).Groups()
+		for _, g := range w.Groups {
+			if m, ok := a.modes.Mode(g); ok {
+				mode = modes.Strictest(mode, m)
 			}
 		}
 		if mode == modes.Unset {
@@ -189,33 +187,16 @@ func (b backend) flow(f *flowtable.Flow) api.Flow {
 	return af
 }
 
-func (a *Agent) appName(app uint8) string {
-	if a.opts.AppName != nil {
-		return a.opts.AppName(app)
-	}
-	return "app-" + strconv.Itoa(int(app))
-}
+func (a *Agent) appName(app uint8) string { return l7.App(app).String() }
 
 // Endpoint describes one end of a flow for events and the API. A zero
 // identity (not named yet) is reported as world.
 func Endpoint(id identity.Identity, addr netip.Addr, port uint16) events.Endpoint {
-	ep := events.Endpoint{Workload: id.Name, Kind: id.Kind.String(), Labels: id.Labels, IP: addr, Port: port}
-	if ep.Workload == "" {
-		ep.Workload = identity.WorldName
-		ep.Kind = identity.World.String()
-	}
-	return ep
+	return decide.Endpoint(id, addr, port)
 }
 
-func (b backend) Graph(context.Context) (json.RawMessage, error) {
-	if b.a.opts.Graph == nil {
-		return nil, fmt.Errorf("no learned graph: learning is not wired into this agent: %w", api.ErrUnavailable)
-	}
-	g, err := b.a.opts.Graph.GraphJSON()
-	if err != nil {
-		return nil, fmt.Errorf("agent: graph: %w", err)
-	}
-	return g, nil
+func (b backend) Graph(_ context.Context, verdicts bool) (json.RawMessage, error) {
+	return b.a.graphJSON(verdicts)
 }
 
 func (b backend) Policy(context.Context) (api.Policy, error) {
@@ -238,23 +219,5 @@ func (b backend) ReloadPolicy(context.Context) (api.PolicyInfo, error) {
 func (b backend) Modes(context.Context) ([]modes.Entry, error) { return b.a.modes.List(), nil }
 
 func (b backend) SetMode(_ context.Context, group string, m modes.Mode) (modes.Entry, error) {
-	a := b.a
-	c, err := a.modes.Set(group, m, modes.FromOperator)
-	if err != nil {
-		return modes.Entry{}, err
-	}
-	if c.From != c.To {
-		a.emit(events.Event{Type: events.ModeChange, Group: group, From: c.From.String(), Mode: c.To.String(), Reason: "set by the operator"})
-		a.metrics.SetGroupMode(group, c.To.String())
-		a.log.Info("agent: mode changed", "group", group, "from", c.From, "to", c.To)
-		if err := a.store.Save(); err != nil { // a mode change is saved at once
-			a.log.Error("agent: cannot save the modes", "err", err)
-		}
-	}
-	for _, e := range a.modes.List() {
-		if e.Group == group {
-			return e, nil
-		}
-	}
-	return modes.Entry{}, fmt.Errorf("agent: group %q vanished: %w", group, api.ErrNotFound)
+	return b.a.setMode(group, m, modes.FromOperator, "set by the operator")
 }

@@ -2,25 +2,23 @@ package agent_test
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/agent/config"
+	"bulkhead.dev/bulkhead/agent/internal/testbin"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // bulkheadBin is the binary under test: $BULKHEAD_BIN (make test builds
@@ -29,71 +27,25 @@ var bulkheadBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	bulkheadBin = os.Getenv("BULKHEAD_BIN")
-	cleanup := func() {}
-	if bulkheadBin == "" {
-		dir, err := os.MkdirTemp("", "bulkhead-agent-test")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		cleanup = func() { os.RemoveAll(dir) }
-		bulkheadBin = filepath.Join(dir, "bulkhead")
-		cmd := exec.Command("go", "build", "-o", bulkheadBin, "bulkhead.dev/bulkhead/cmd/bulkhead")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "agent tests: build bulkhead:", err)
-			cleanup()
-			os.Exit(1)
-		}
+	bin, cleanup, err := testbin.Build()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "agent tests:", err)
+		os.Exit(1)
 	}
+	bulkheadBin = bin
 	code := m.Run()
 	cleanup()
 	os.Exit(code)
 }
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // run runs the binary to completion and returns its exit code and output.
 func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
-	cmd := exec.Command(bulkheadBin, args...)
-	var o, e bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	var ee *exec.ExitError
-	switch {
-	case errors.As(err, &ee):
-		code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("run %v: %v", args, err)
-	}
-	return code, o.String(), e.String()
-}
-
-func freeAddr(t *testing.T) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	code, stdout, stderr, err := testbin.Run(bulkheadBin, time.Minute, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return code, stdout, stderr
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {
@@ -107,35 +59,39 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// TestAgentBinary runs the real "bulkhead agent" with no configuration file,
-// talks to it with the CLI verbs, reloads it with SIGHUP and stops it with
-// SIGTERM.
+// TestAgentBinary runs the real "bulkhead agent" with no configuration file
+// in a test node's network namespace (it installs its iptables rules
+// there), talks to it with the CLI verbs, reloads it with SIGHUP and stops
+// it with SIGTERM.
 func TestAgentBinary(t *testing.T) {
+	testenv.RequireRoot(t)
 	if _, err := os.Stat(config.DefaultPath); err == nil {
 		t.Skipf("%s exists on this machine; this test runs the agent without a configuration file", config.DefaultPath)
 	}
+	node := testenv.New(t, testenv.Config{Containers: []string{"web"}})
+	httpc := node.Node.HTTPClient()
 	dir := t.TempDir()
 	sock := filepath.Join(dir, "run", "bulkhead.sock")
 	stateDir := filepath.Join(dir, "state")
-	metricsAddr := freeAddr(t)
-	var stdout, stderr lockedBuffer
+	metricsAddr := "127.0.0.1:9447" // the node namespace's loopback
+	var stdout, stderr testbin.Buffer
 	cmd := exec.Command(bulkheadBin, "agent", "--state-dir", stateDir, "--api-socket", sock,
-		"--metrics-listen", metricsAddr, "--node", "test-node", "--policy", filepath.Join(dir, "no-policy"), "--events-stdout")
+		"--metrics-listen", metricsAddr, "--node", "test-node", "--policy", filepath.Join(dir, "no-policy"), "--events-stdout",
+		"--set", "identity.netns.stripPrefixes=["+node.Prefix()+"-]")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
+	proc, err := node.Node.Start(cmd)
+	if err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() {
-		cmd.Process.Kill()
+		proc.Kill()
 		if t.Failed() {
 			t.Logf("agent stderr:\n%s", stderr.String())
 		}
 	})
 
 	healthz := func() bool {
-		resp, err := http.Get("http://" + metricsAddr + "/healthz")
+		resp, err := httpc.Get("http://" + metricsAddr + "/healthz")
 		if err != nil {
 			return false
 		}
@@ -150,7 +106,7 @@ func TestAgentBinary(t *testing.T) {
 	if !strings.Contains(stderr.String(), "no configuration file") {
 		t.Errorf("the agent did not say it runs without a configuration file:\n%s", stderr.String())
 	}
-	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	resp, err := httpc.Get("http://" + metricsAddr + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,8 +118,11 @@ func TestAgentBinary(t *testing.T) {
 
 	// The CLI verbs.
 	code, out, errOut := run(t, "status", "--api", sock)
-	if code != 0 || !strings.Contains(out, "test-node") || !strings.Contains(out, "[-] dataplane") {
+	if code != 0 || !strings.Contains(out, "test-node") || !strings.Contains(out, "[+] dataplane  attached to 1 interfaces") {
 		t.Errorf("status: %d\n%s%s", code, out, errOut)
+	}
+	if code, out, _ = run(t, "workloads", "--api", sock); code != 0 || !strings.Contains(out, "web ") {
+		t.Errorf("workloads: %d %q", code, out)
 	}
 	code, out, _ = run(t, "status", "--api", sock, "--json")
 	var status api.Status
@@ -182,7 +141,9 @@ func TestAgentBinary(t *testing.T) {
 	if code, _, errOut = run(t, "mode", "--api", sock, "ghost", "enforce"); code != 2 || !strings.Contains(errOut, `unknown mode "enforce"`) {
 		t.Errorf("mode ghost enforce: %d %q", code, errOut)
 	}
-	if code, _, errOut = run(t, "policy", "reload", "--api", sock); code != 1 || !strings.Contains(errOut, "no policy engine") {
+	// A policy path that does not exist is refused on reload (deleting the
+	// policy does not switch enforcement off).
+	if code, _, errOut = run(t, "policy", "reload", "--api", sock); code != 1 || !strings.Contains(errOut, "no-policy: read policy") {
 		t.Errorf("policy reload: %d %q", code, errOut)
 	}
 	waitFor(t, "the agent_start event", func() bool {
@@ -209,21 +170,25 @@ func TestAgentBinary(t *testing.T) {
 	}
 
 	// SIGHUP reloads and keeps running.
-	cmd.Process.Signal(syscall.SIGHUP)
+	proc.Signal(syscall.SIGHUP)
 	waitFor(t, "the reload", func() bool { return strings.Contains(stderr.String(), "SIGHUP") })
 	if !healthz() {
 		t.Fatal("the agent stopped serving after SIGHUP")
 	}
 
-	// SIGTERM: a clean exit that removes the socket and saves the state.
-	cmd.Process.Signal(syscall.SIGTERM)
+	// SIGTERM: a clean exit that removes the socket and the rules and saves
+	// the state.
+	proc.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		if err != nil {
+	case <-proc.Done():
+		if err := proc.Wait(); err != nil {
 			t.Fatalf("the agent exited with %v after SIGTERM", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("the agent did not exit within 20s of SIGTERM")
+	}
+	if rules, err := node.Node.Run(context.Background(), "iptables-save"); err != nil || strings.Contains(string(rules), "BULKHEAD") {
+		t.Errorf("rules left after SIGTERM (%v):\n%s", err, rules)
 	}
 	if _, err := os.Lstat(sock); !os.IsNotExist(err) {
 		t.Errorf("the socket is still there: %v", err)

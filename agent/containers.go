@@ -9,6 +9,7 @@ import (
 // changed) and returns its identity. The wiring translates netns events.
 func (a *Agent) ContainerAdded(c identity.Container) identity.Identity {
 	id := a.resolver.Add(c)
+	a.decider.IdentitiesChanged()
 	a.log.Info("agent: container", "interface", c.HostIf, "netns", c.NetNS, "workload", id.Name, "source", id.Source, "addrs", c.Addrs)
 	return id
 }
@@ -20,6 +21,7 @@ func (a *Agent) ContainerRemoved(hostIf string) int {
 	if !ok {
 		return 0
 	}
+	a.decider.IdentitiesChanged()
 	addrs := map[[16]byte]bool{}
 	for _, ad := range lw.Addrs {
 		addrs[ad.As16()] = true

@@ -1,16 +1,19 @@
 // Package agent assembles the Bulkhead agent from its parts: configuration,
-// workload identity, the flow table, modes, events, persistent state, the
-// API and the metrics. cmd/bulkhead's "agent" command creates an Agent, runs
-// it until a signal, and calls Reload on SIGHUP.
+// container discovery (netns), workload identity, the dataplane (iptables
+// rules and NFQUEUE readers), the decision path (agent/decide: flow table,
+// L7 inspection, policy evaluation, learning), modes and auto-promotion,
+// events, persistent state, the API and the metrics. cmd/bulkhead's
+// "agent" command creates an Agent, runs it until a signal, and calls
+// Reload on SIGHUP.
 //
 // Start-up order matters in fail-closed mode: state is loaded, then the
 // policy (the configured one, or the last good one from the state directory
-// when the configured one fails), and only then would the dataplane attach,
-// so that no packet is let through before a policy is in force.
+// when the configured one fails), and only then are the containers found
+// and the dataplane started, so that no packet is let through before a
+// policy is in force. Close removes every rule first.
 //
-// The packet path (dataplane readers, L7 inspection, policy decisions) plugs
-// in through the interfaces of this package: PolicyLoader supplies the
-// policy, DataplaneStatus reports the attachment, GraphSource the learned
-// graph; the decision code uses the components' accessors (Flows, Resolver,
-// Events, Modes, Metrics).
+// The parts that touch the system come through Options so that tests run
+// without root: NewDataplane (the real dataplane by default), Containers
+// (a netns.Watcher by default), HostAddrs, and Policy (PolicyEngine, over
+// the policy package, by default).
 package agent

@@ -23,8 +23,9 @@ type LoadedPolicy struct {
 	// (Unset: the default).
 	Groups map[string]modes.Mode
 	Rules  int
-	// Compiled is the policy package's compiled plan, for the decision
-	// path; the agent only hands it on (Options.OnPolicy).
+	// Compiled is the policy package's compiled plan (*policy.Plan) that
+	// the decision path evaluates; nil (or another type) runs the empty
+	// policy with the groups' modes.
 	Compiled any
 }
 
@@ -57,12 +58,14 @@ func (a *Agent) loadInitialPolicy() error {
 	path := a.cfg.Policy
 	if a.loader == nil {
 		a.setPolicyState(policyState{info: api.PolicyInfo{Source: path}, lastError: ErrNoPolicyEngine.Error()})
+		a.setBasePlan(nil)
 		a.log.Warn("agent: no policy engine wired; running with an empty policy in the default mode", "default_mode", a.cfg.DefaultMode)
 		return nil
 	}
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		a.setPolicyState(policyState{info: api.PolicyInfo{Source: path}})
 		a.modes.SetPolicy(a.cfg.DefaultMode, nil)
+		a.setBasePlan(nil)
 		a.log.Info("agent: no policy at the configured path; empty policy in the default mode", "path", path, "default_mode", a.cfg.DefaultMode)
 		return nil
 	}
@@ -93,6 +96,7 @@ func (a *Agent) loadInitialPolicy() error {
 	}
 	a.setPolicyState(policyState{info: api.PolicyInfo{Source: path}, lastError: err.Error()})
 	a.modes.SetPolicy(a.cfg.DefaultMode, nil)
+	a.setBasePlan(nil)
 	a.log.Warn("agent: fail-open: running with an empty policy in the default mode", "default_mode", a.cfg.DefaultMode)
 	return nil
 }
@@ -128,9 +132,7 @@ func (a *Agent) installPolicy(lp *LoadedPolicy, fromState bool) {
 	for _, c := range changes {
 		a.emit(events.Event{Type: events.ModeChange, Group: c.Group, From: c.From.String(), Mode: c.To.String(), Reason: "policy reload"})
 	}
-	if a.opts.OnPolicy != nil {
-		a.opts.OnPolicy(lp)
-	}
+	a.setBasePlan(lp)
 	a.log.Info("agent: policy in force", "files", len(lp.Files), "groups", len(lp.Groups), "rules", lp.Rules, "from_state", fromState)
 }
 

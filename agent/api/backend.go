@@ -30,8 +30,10 @@ type Backend interface {
 	// Flows returns up to f.Limit flows matching f (f.Match), most recently
 	// active first.
 	Flows(ctx context.Context, f FlowFilter) ([]Flow, error)
-	// Graph returns the learned graph as JSON.
-	Graph(ctx context.Context) (json.RawMessage, error)
+	// Graph returns the learned graph as JSON; with verdicts, wrapped with
+	// the connection counts by verdict per edge ({"graph": …, "verdicts":
+	// […]}, docs/graph.md).
+	Graph(ctx context.Context, verdicts bool) (json.RawMessage, error)
 	Policy(ctx context.Context) (Policy, error)
 	// ReloadPolicy loads the configured policy again. When it fails
 	// validation the error wraps ErrInvalid and the old policy stays.

@@ -188,6 +188,13 @@ func (c *Client) Graph(ctx context.Context) (json.RawMessage, error) {
 	return g, c.do(ctx, http.MethodGet, "/v1/graph", nil, nil, &g)
 }
 
+// GraphWithVerdicts returns the learned graph with the connection counts by
+// verdict per edge: {"graph": GRAPH, "verdicts": [...]} (docs/graph.md).
+func (c *Client) GraphWithVerdicts(ctx context.Context) (json.RawMessage, error) {
+	var g json.RawMessage
+	return g, c.do(ctx, http.MethodGet, "/v1/graph", url.Values{"verdicts": {"1"}}, nil, &g)
+}
+
 // Policy returns the policy in force with its sources.
 func (c *Client) Policy(ctx context.Context) (Policy, error) {
 	var p Policy

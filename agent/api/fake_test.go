@@ -82,9 +82,12 @@ func (f *fakeBackend) Flows(_ context.Context, ff FlowFilter) ([]Flow, error) {
 	return out, nil
 }
 
-func (f *fakeBackend) Graph(context.Context) (json.RawMessage, error) {
+func (f *fakeBackend) Graph(_ context.Context, verdicts bool) (json.RawMessage, error) {
 	if f.graph == nil {
 		return nil, fmt.Errorf("no learned graph yet: %w", ErrUnavailable)
+	}
+	if verdicts {
+		return json.RawMessage(`{"graph":` + string(f.graph) + `,"verdicts":[]}`), nil
 	}
 	return f.graph, nil
 }

@@ -79,7 +79,7 @@ func (s *Server) routes() {
 	s.handle("GET /v1/status", func(r *http.Request) (any, error) { return s.b.Status(r.Context()) })
 	s.handle("GET /v1/workloads", func(r *http.Request) (any, error) { return nonNil(s.b.Workloads(r.Context())) })
 	s.handle("GET /v1/flows", s.flows)
-	s.handle("GET /v1/graph", func(r *http.Request) (any, error) { return s.b.Graph(r.Context()) })
+	s.handle("GET /v1/graph", s.graph)
 	s.handle("GET /v1/policy", func(r *http.Request) (any, error) { return s.b.Policy(r.Context()) })
 	s.handle("POST /v1/policy/reload", func(r *http.Request) (any, error) { return s.b.ReloadPolicy(r.Context()) })
 	s.handle("GET /v1/modes", func(r *http.Request) (any, error) { return nonNil(s.b.Modes(r.Context())) })
@@ -88,6 +88,25 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s", r.Method, r.URL.Path))
 	})
+}
+
+// graph serves the learned graph; verdicts=1 adds the verdict counts.
+func (s *Server) graph(r *http.Request) (any, error) {
+	q := r.URL.Query()
+	for k := range q {
+		if k != "verdicts" {
+			return nil, badRequest{fmt.Errorf("unknown parameter %q (known: verdicts)", k)}
+		}
+	}
+	verdicts := false
+	switch v := q.Get("verdicts"); v {
+	case "", "0", "false":
+	case "1", "true":
+		verdicts = true
+	default:
+		return nil, badRequest{fmt.Errorf("verdicts=%q: want 1 or 0", v)}
+	}
+	return s.b.Graph(r.Context(), verdicts)
 }
 
 func nonNil[T any](v []T, err error) ([]T, error) {

@@ -95,6 +95,9 @@ func TestClientEndpoints(t *testing.T) {
 	if g, err := c.Graph(ctx); err != nil || !strings.Contains(string(g), `"edges": []`) {
 		t.Errorf("Graph = %s, %v", g, err)
 	}
+	if g, err := c.GraphWithVerdicts(ctx); err != nil || !strings.Contains(string(g), `"verdicts": []`) {
+		t.Errorf("GraphWithVerdicts = %s, %v", g, err)
+	}
 
 	p, err := c.Policy(ctx)
 	if err != nil || p.Sources[0].Content != "kind: Policy\n" || p.Rules != 3 {

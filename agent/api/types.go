@@ -38,6 +38,34 @@ type Dataplane struct {
 	Interfaces int `json:"interfaces"`
 	// Detail says why it is not attached, or how (e.g. the iptables backend).
 	Detail string `json:"detail,omitempty"`
+	// Counters are the packet path's counters while attached.
+	Counters *PacketCounters `json:"counters,omitempty"`
+}
+
+// PacketCounters count what the packet path did since the agent started.
+type PacketCounters struct {
+	// Queued packets reached the agent; Accepted and Dropped by outcome.
+	Queued   uint64 `json:"queued"`
+	Accepted uint64 `json:"accepted"`
+	Dropped  uint64 `json:"dropped"`
+	// Verdicts by kind: accept, drop, allow, deny, inspect, inspect-all.
+	Verdicts map[string]uint64 `json:"verdicts"`
+	// Bad input and kernel trouble.
+	DecodeErrors      uint64 `json:"decode_errors"`
+	DeciderPanics     uint64 `json:"decider_panics"`
+	VerdictErrors     uint64 `json:"verdict_errors"`
+	Overruns          uint64 `json:"overruns"`
+	KernelDropped     uint64 `json:"kernel_dropped"`
+	KernelUserDropped uint64 `json:"kernel_user_dropped"`
+	// Inspecting is the number of flows inspected now; the rest count
+	// flows decided without their L7 attributes (inspection capacity
+	// reached, wait exceeded, requests no longer parseable) and DNS
+	// queries dropped for their name.
+	Inspecting      int64  `json:"inspecting"`
+	InspectionLimit uint64 `json:"inspection_limit"`
+	WaitExceeded    uint64 `json:"wait_exceeded"`
+	InspectionLost  uint64 `json:"inspection_lost"`
+	DNSDropped      uint64 `json:"dns_dropped"`
 }
 
 // FlowStats are the flow table's counters.

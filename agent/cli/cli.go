@@ -93,6 +93,15 @@ func Status(w io.Writer, s api.Status, now time.Time) error {
 		dp += " (" + s.Dataplane.Detail + ")"
 	}
 	fmt.Fprintf(tw, "dataplane\t%s\n", dp)
+	if c := s.Dataplane.Counters; c != nil {
+		fmt.Fprintf(tw, "  packets\t%d queued: %d accepted, %d dropped; verdicts %s\n", c.Queued, c.Accepted, c.Dropped, counts(c.Verdicts))
+		fmt.Fprintf(tw, "  inspection\t%d flows now; decided without L7: %d capacity, %d wait exceeded, %d unparseable; %d DNS queries dropped\n",
+			c.Inspecting, c.InspectionLimit, c.WaitExceeded, c.InspectionLost, c.DNSDropped)
+		if bad := c.DecodeErrors + c.DeciderPanics + c.VerdictErrors + c.Overruns + c.KernelDropped + c.KernelUserDropped; bad > 0 {
+			fmt.Fprintf(tw, "  trouble\t%d undecodable, %d decider panics, %d refused verdicts, %d overruns, %d kernel drops, %d kernel user drops\n",
+				c.DecodeErrors, c.DeciderPanics, c.VerdictErrors, c.Overruns, c.KernelDropped, c.KernelUserDropped)
+		}
+	}
 	fmt.Fprintf(tw, "workloads\t%d\n", s.Workloads)
 	fmt.Fprintf(tw, "flows\t%d active of %d; %d created; evicted %s\n", s.Flows.Active, s.Flows.Limit, s.Flows.Created, counts(s.Flows.Evicted))
 	e := s.Events

@@ -35,7 +35,10 @@ func TestOutputs(t *testing.T) {
 	}, now)
 	b.WriteString("---\n")
 	Status(&b, api.Status{Node: "n", Started: t0, Ready: true, Policy: api.PolicyInfo{Source: "/p"},
-		Dataplane: api.Dataplane{Attached: true, Interfaces: 3}, Queues: 4, Flows: api.FlowStats{Limit: 10}}, now)
+		Dataplane: api.Dataplane{Attached: true, Interfaces: 3, Detail: "connmark by repeat, fail-open", Counters: &api.PacketCounters{
+			Queued: 120, Accepted: 118, Dropped: 2, Verdicts: map[string]uint64{"accept": 90, "allow": 20, "deny": 2, "inspect": 8},
+			Inspecting: 3, WaitExceeded: 1, DNSDropped: 1, KernelDropped: 4}},
+		Queues: 4, Flows: api.FlowStats{Limit: 10}}, now)
 	b.WriteString("---\n")
 	Flows(&b, []api.Flow{
 		{Src: ep("frontend", "198.18.0.10", 41000), Dst: ep("api", "198.18.0.11", 8080), Proto: "tcp", App: "http", Verdict: "inspect", Mode: "protect", Rule: "frontend-to-api", Packets: 12, LastSeen: now.Add(-2 * time.Second)},

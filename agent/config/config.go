@@ -104,6 +104,14 @@ type Limits struct {
 	// recently used flow is evicted.
 	Flows int         `yaml:"flows"`
 	Idle  IdleTimeout `yaml:"idle"`
+	// Memory is the soft memory limit of the agent's Go runtime (what
+	// GOMEMLIMIT sets): the garbage collector works harder to stay under
+	// it. 0 means 64 MiB plus 512 bytes per tracked flow.
+	Memory Size `yaml:"memory"`
+	// Inspections is the most flows inspected at once (waiting for L7
+	// attributes, or checked request by request); past it a flow that
+	// needs inspection is decided without it, as when its L7 wait ends.
+	Inspections int `yaml:"inspections"`
 	// L7Wait bounds how long a connection stays queued while a rule waits
 	// for its L7 attributes.
 	L7Wait L7Wait `yaml:"l7Wait"`
@@ -223,8 +231,9 @@ func Default(env Env) Config {
 				ICMP:           30 * time.Second,
 				Other:          60 * time.Second,
 			},
-			L7Wait:     L7Wait{Packets: 8, Bytes: 16 * KiB, Time: 2 * time.Second, Verdict: VerdictDeny},
-			Reassembly: 16 * KiB,
+			Inspections: 16384,
+			L7Wait:      L7Wait{Packets: 8, Bytes: 16 * KiB, Time: 2 * time.Second, Verdict: VerdictDeny},
+			Reassembly:  16 * KiB,
 		},
 		Events: Events{
 			File:       "events/events.jsonl",
@@ -245,6 +254,16 @@ func Default(env Env) Config {
 		State: State{Interval: 10 * time.Second},
 		Log:   Log{Level: LogInfo, Format: LogText},
 	}
+}
+
+// MemoryLimit returns the soft memory limit in bytes: limits.memory, or
+// 64 MiB plus 512 bytes per flow of limits.flows when it is 0 (192 MiB for
+// the default 262,144 flows).
+func (c *Config) MemoryLimit() int64 {
+	if c.Limits.Memory > 0 {
+		return int64(c.Limits.Memory)
+	}
+	return 64<<20 + 512*int64(c.Limits.Flows)
 }
 
 // EventsFile returns the event log path ("" when off), resolved against

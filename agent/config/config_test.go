@@ -141,7 +141,7 @@ func TestLoad(t *testing.T) {
 			name:    "unknown field names its line",
 			files:   map[string]string{"/c.yaml": "node: a\nlimits:\n  flowz: 3\n"},
 			args:    []string{"--config", "/c.yaml"},
-			wantErr: "config: /c.yaml: line 3: limits.flowz: unknown field (known fields: flows, idle, l7Wait, reassembly)",
+			wantErr: "config: /c.yaml: line 3: limits.flowz: unknown field (known fields: flows, idle, inspections, l7Wait, memory, reassembly)",
 		},
 		{
 			name:    "bad value type names its line",
@@ -169,7 +169,7 @@ func TestLoad(t *testing.T) {
 		{
 			name:    "bad --set field",
 			args:    []string{"--set", "limits.nope=1"},
-			wantErr: "config: --set limits.nope: limits.nope: unknown field (known fields: flows, idle, l7Wait, reassembly)",
+			wantErr: "config: --set limits.nope: limits.nope: unknown field (known fields: flows, idle, inspections, l7Wait, memory, reassembly)",
 		},
 		{
 			name:    "several errors at once",
@@ -228,9 +228,11 @@ func TestValidate(t *testing.T) {
 		{"queues many", func(c *Config) { c.Queues = 1025 }, "queues: must be between 1 and 1024, got 1025"},
 		{"queueFirst negative", func(c *Config) { c.QueueFirst = -1 }, "queueFirst: must be between 0 and 65535, got -1"},
 		{"queues past 65535", func(c *Config) { c.QueueFirst = 65535; c.Queues = 2 }, "queueFirst: queues 65535 to 65536 go past 65535"},
-		{"markMask zero", func(c *Config) { c.MarkMask = 0 }, "markMask: must be one run of at least 2 contiguous bits (e.g. 0x00f00000), got 0x00000000"},
-		{"markMask one bit", func(c *Config) { c.MarkMask = 0x100 }, "markMask: must be one run of at least 2 contiguous bits"},
-		{"markMask holes", func(c *Config) { c.MarkMask = 0x00b00000 }, "markMask: must be one run of at least 2 contiguous bits"},
+		{"markMask zero", func(c *Config) { c.MarkMask = 0 }, "markMask: must be one run of at least 3 contiguous bits (e.g. 0x00f00000), got 0x00000000"},
+		{"markMask two bits", func(c *Config) { c.MarkMask = 0x300 }, "markMask: must be one run of at least 3 contiguous bits"},
+		{"markMask holes", func(c *Config) { c.MarkMask = 0x00b00000 }, "markMask: must be one run of at least 3 contiguous bits"},
+		{"inspections zero", func(c *Config) { c.Limits.Inspections = 0 }, "limits.inspections: must be between 1 and 16777216, got 0"},
+		{"memory too small", func(c *Config) { c.Limits.Memory = MiB }, "limits.memory: must be 0 (automatic) or at least 32MiB, got 1MiB"},
 		{"failMode", func(c *Config) { c.FailMode = "half" }, `failMode: must be one of open, closed, got "half"`},
 		{"defaultMode", func(c *Config) { c.DefaultMode = modes.Unset }, `defaultMode: must be one of learn, monitor, protect, got ""`},
 		{"policy", func(c *Config) { c.Policy = "" }, "policy: must not be empty"},
@@ -383,4 +385,19 @@ func stripTime(s string) string {
 		out = append(out, line)
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestMemoryLimit(t *testing.T) {
+	c := Default(Env{Hostname: "n", CPUs: 1})
+	if got := c.MemoryLimit(); got != 192<<20 {
+		t.Errorf("default memory limit %d, want 192 MiB", got)
+	}
+	c.Limits.Flows = 1000
+	if got := c.MemoryLimit(); got != 64<<20+512000 {
+		t.Errorf("memory limit for 1000 flows %d", got)
+	}
+	c.Limits.Memory = 100 * MiB
+	if got := c.MemoryLimit(); got != 100<<20 {
+		t.Errorf("set memory limit %d, want 100 MiB", got)
+	}
 }

@@ -113,8 +113,8 @@ func (cfg *Config) Validate() error {
 	if cfg.Queues >= 1 && cfg.QueueFirst >= 0 && cfg.QueueFirst+cfg.Queues-1 > 65535 {
 		c.add("queueFirst", "queues %d to %d go past 65535", cfg.QueueFirst, cfg.QueueFirst+cfg.Queues-1)
 	}
-	if run := uint32(cfg.MarkMask) >> bits.TrailingZeros32(uint32(cfg.MarkMask)); bits.OnesCount32(run) < 2 || run&(run+1) != 0 {
-		c.add("markMask", "must be one run of at least 2 contiguous bits (e.g. 0x00f00000), got %s", cfg.MarkMask)
+	if run := uint32(cfg.MarkMask) >> bits.TrailingZeros32(uint32(cfg.MarkMask)); bits.OnesCount32(run) < 3 || run&(run+1) != 0 {
+		c.add("markMask", "must be one run of at least 3 contiguous bits (e.g. 0x00f00000), got %s", cfg.MarkMask)
 	}
 	c.enum("failMode", oneOf(cfg.FailMode, FailOpen, FailClosed))
 	if cfg.DefaultMode == modes.Unset || cfg.DefaultMode > modes.Protect {
@@ -161,6 +161,10 @@ func (cfg *Config) Validate() error {
 		{"tcpClosing", l.Idle.TCPClosing}, {"udp", l.Idle.UDP}, {"icmp", l.Idle.ICMP}, {"other", l.Idle.Other},
 	} {
 		c.duration("limits.idle."+d.name, d.v, time.Second, 7*24*time.Hour)
+	}
+	c.between("limits.inspections", l.Inspections, 1, 1<<24)
+	if l.Memory != 0 && l.Memory < 32*MiB {
+		c.add("limits.memory", "must be 0 (automatic) or at least 32MiB, got %s", l.Memory)
 	}
 	c.between("limits.l7Wait.packets", l.L7Wait.Packets, 1, 1000)
 	c.sizeAtLeast("limits.l7Wait.bytes", l.L7Wait.Bytes, 1)

@@ -163,6 +163,19 @@ func (e *Emitter) Emit(ev Event) bool {
 	}
 }
 
+// Reserve reports whether Emit would queue an event now. When it would not
+// (the queue is full or the emitter closed) it counts the event as dropped,
+// as Emit would have, so that the packet path can skip building an event
+// that would be dropped anyway (a flood of violations). It does not
+// allocate.
+func (e *Emitter) Reserve() bool {
+	if e.closed.Load() || len(e.queue) == cap(e.queue) {
+		e.dropped.Add(1)
+		return false
+	}
+	return true
+}
+
 func (e *Emitter) run() {
 	var buf []byte
 	for {

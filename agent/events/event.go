@@ -73,6 +73,9 @@ type L7 struct {
 type Packet struct {
 	Time time.Time
 	Data []byte
+	// OrigLen is the packet's length on the wire when Data holds only its
+	// first bytes; 0 means len(Data).
+	OrigLen int
 }
 
 // Event is one reported fact. Strings must be owned by the event (the

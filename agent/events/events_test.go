@@ -281,3 +281,29 @@ func BenchmarkEmit(b *testing.B) {
 		e.Emit(ev)
 	}
 }
+
+func TestReserve(t *testing.T) {
+	bw := &blockingWriter{release: make(chan struct{})}
+	e := NewEmitter(Config{Node: "n", Queue: 2, Outputs: []io.Writer{bw}})
+	// Not started: the queue fills without a writer.
+	for i := range 2 {
+		if !e.Reserve() {
+			t.Fatalf("Reserve %d refused with room in the queue", i)
+		}
+		e.Emit(Event{Type: Drop})
+	}
+	if e.Reserve() {
+		t.Error("Reserve accepted with a full queue")
+	}
+	if st := e.Stats(); st.Dropped != 1 || st.Emitted != 2 {
+		t.Errorf("stats after a refused Reserve = %+v, want 1 dropped, 2 emitted", st)
+	}
+	if n := testing.AllocsPerRun(100, func() { e.Reserve() }); n != 0 {
+		t.Errorf("Reserve allocates %v times", n)
+	}
+	close(bw.release)
+	e.Close()
+	if e.Reserve() {
+		t.Error("Reserve accepted after Close")
+	}
+}

@@ -136,7 +136,7 @@ func (ev *Evidence) write(f io.Writer, e *Event) error {
 		if size+block > ev.cfg.MaxFileSize {
 			break
 		}
-		ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: len(p.Data)}
+		ci := gopacket.CaptureInfo{Timestamp: p.Time, CaptureLength: len(p.Data), Length: max(p.OrigLen, len(p.Data))}
 		if err := w.WritePacket(ci, p.Data); err != nil {
 			return err
 		}

@@ -158,3 +158,35 @@ func TestEvidenceFileSizeCap(t *testing.T) {
 		t.Error("OpenEvidence with no limits succeeded")
 	}
 }
+
+// TestEvidenceOrigLen: a packet kept cut short is written with its real
+// length, so readers see it was cut.
+func TestEvidenceOrigLen(t *testing.T) {
+	dir := t.TempDir()
+	ev, err := OpenEvidence(EvidenceConfig{Dir: dir, MaxFiles: 2, MaxFileSize: 1 << 20, Packets: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := evidenceEvent(t, 1, "GET /")
+	e.Packets[0].OrigLen = len(e.Packets[0].Data) + 100
+	name, err := ev.Write(&e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r, err := pcapgo.NewNgReader(f, pcapgo.DefaultNgReaderOptions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, ci, err := r.ReadPacketData()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ci.CaptureLength != len(e.Packets[0].Data) || ci.Length != e.Packets[0].OrigLen {
+		t.Errorf("capture length %d, length %d; want %d, %d", ci.CaptureLength, ci.Length, len(e.Packets[0].Data), e.Packets[0].OrigLen)
+	}
+}

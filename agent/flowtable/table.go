@@ -281,6 +281,33 @@ type Packet struct {
 	TCPFlags uint8
 	// Time is when the packet was read, in unix nanoseconds; 0 means now.
 	Time int64
+	// FromClient says the sender is known to be the client (the kernel
+	// queued the packet because it is the client's): a flow created by it
+	// takes the sender as its client whatever the ports say.
+	FromClient bool
+}
+
+// ephemeralFloor is where operating systems start the ports they pick for
+// clients (Linux 32768, IANA 49152).
+const ephemeralFloor = 32768
+
+// clientIsSender decides which side of a new flow is the client from its
+// first packet: the sender of a SYN, the receiver of a SYN-ACK; for a flow
+// picked up mid-stream (a TCP segment without SYN, or a UDP answer whose
+// question was not seen) the side with the ephemeral port, when one port is
+// below ephemeralFloor and the other is not; else the sender.
+func clientIsSender(p *Packet) bool {
+	switch {
+	case p.FromClient:
+		return true
+	case p.Proto == ProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn|TCPAck:
+		return false
+	case p.Proto == ProtoTCP && p.TCPFlags&TCPSyn != 0:
+		return true
+	case p.SrcPort < ephemeralFloor && p.DstPort >= ephemeralFloor:
+		return false
+	}
+	return true
 }
 
 // Track finds the flow of p, or creates it, accounts p and calls fn with the
@@ -296,21 +323,21 @@ func (t *Table) Track(p *Packet, fn func(f *Flow, dir Dir, created bool)) {
 	s := t.shardOf(&k)
 	s.mu.Lock()
 	idx, ok := s.index[k]
+	created := !ok
 	var f *Flow
 	if !ok {
 		idx = t.insert(s, &k, now)
 		f = s.flow(idx)
-		f.client = sideA
-		if fromB != (p.Proto == ProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn|TCPAck) {
-			// The sender is B, unless this is a SYN-ACK: then the sender is
-			// the server and the client is the other side.
-			f.client = sideB
-		}
-		if p.Proto == ProtoTCP && p.TCPFlags&TCPSyn == 0 {
-			f.State = TCPEstablished // picked up mid-stream
-		}
+		orient(f, p, fromB)
 	} else {
 		f = s.flow(idx)
+		if p.Proto == ProtoTCP && p.TCPFlags&(TCPSyn|TCPAck) == TCPSyn && f.State != TCPOpening {
+			// A SYN on a connection past its handshake: the client reused
+			// its port for a new connection, the old one is over.
+			t.restart(f, now)
+			orient(f, p, fromB)
+			created = true
+		}
 	}
 	dir := FromClient
 	if (f.client == sideB) != fromB {
@@ -328,8 +355,32 @@ func (t *Table) Track(p *Packet, fn func(f *Flow, dir Dir, created bool)) {
 		}
 	}
 	s.touch(idx, f)
-	fn(f, dir, !ok)
+	fn(f, dir, created)
 	s.mu.Unlock()
+}
+
+// orient sets a new flow's client side and TCP state from its first packet.
+func orient(f *Flow, p *Packet, fromB bool) {
+	f.client = sideA
+	if fromB == clientIsSender(p) {
+		f.client = sideB
+	}
+	if p.Proto == ProtoTCP && p.TCPFlags&TCPSyn == 0 {
+		f.State = TCPEstablished // picked up mid-stream
+	}
+}
+
+// restart ends a flow whose addresses and ports a new connection took over
+// and makes it that new connection's flow: the eviction callback releases
+// what the wiring attached (reason Closed), and the flow starts afresh with
+// a new ID, in place (its index and list links stay).
+func (t *Table) restart(f *Flow, now int64) {
+	if t.onEvict != nil {
+		t.onEvict(f, Closed)
+	}
+	t.evicted[Closed].Add(1)
+	t.created.Add(1)
+	*f = Flow{Key: f.Key, ID: t.nextID.Add(1), Created: now, LastSeen: now, class: f.class, prev: f.prev, next: f.next}
 }
 
 // Lookup calls fn with the flow of tuple locked, without creating it or

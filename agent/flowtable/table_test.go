@@ -105,9 +105,48 @@ func TestTrack(t *testing.T) {
 			},
 		},
 		{
-			name: "tcp picked up mid-stream",
+			name: "tcp picked up mid-stream: the ephemeral port is the client's",
 			pkts: []*Packet{pkt(srv, 80, cli, 41000, ProtoTCP, TCPAck)},
+			want: []seen{{FromServer, true, TCPEstablished, "198.18.0.10:41000", [2]uint32{0, 1}}},
+		},
+		{
+			name: "tcp picked up mid-stream between two high ports: the sender",
+			pkts: []*Packet{pkt(srv, 40000, cli, 41000, ProtoTCP, TCPAck)},
+			want: []seen{{FromClient, true, TCPEstablished, "198.18.0.11:40000", [2]uint32{1, 0}}},
+		},
+		{
+			name: "tcp picked up mid-stream, sender known to be the client",
+			pkts: []*Packet{func() *Packet { p := pkt(srv, 80, cli, 41000, ProtoTCP, TCPAck); p.FromClient = true; return p }()},
 			want: []seen{{FromClient, true, TCPEstablished, "198.18.0.11:80", [2]uint32{1, 0}}},
+		},
+		{
+			name: "a new connection reuses the addresses and ports: a new flow",
+			pkts: []*Packet{
+				pkt(cli, 41000, srv, 80, ProtoTCP, TCPSyn),
+				pkt(srv, 80, cli, 41000, ProtoTCP, TCPSyn|TCPAck),
+				pkt(cli, 41000, srv, 80, ProtoTCP, TCPSyn),
+			},
+			want: []seen{
+				{FromClient, true, TCPOpening, "198.18.0.10:41000", [2]uint32{1, 0}},
+				{FromServer, false, TCPEstablished, "198.18.0.10:41000", [2]uint32{1, 1}},
+				{FromClient, true, TCPOpening, "198.18.0.10:41000", [2]uint32{1, 0}},
+			},
+		},
+		{
+			name: "a retransmitted SYN is the same connection",
+			pkts: []*Packet{
+				pkt(cli, 41000, srv, 80, ProtoTCP, TCPSyn),
+				pkt(cli, 41000, srv, 80, ProtoTCP, TCPSyn),
+			},
+			want: []seen{
+				{FromClient, true, TCPOpening, "198.18.0.10:41000", [2]uint32{1, 0}},
+				{FromClient, false, TCPOpening, "198.18.0.10:41000", [2]uint32{2, 0}},
+			},
+		},
+		{
+			name: "udp answer seen first",
+			pkts: []*Packet{pkt(srv, 53, cli, 45000, ProtoUDP, 0)},
+			want: []seen{{FromServer, true, TCPOpening, "198.18.0.10:45000", [2]uint32{0, 1}}},
 		},
 		{
 			name: "rst closes",

@@ -104,7 +104,20 @@ func (m *FQDNMap) Observe(name string, addr netip.Addr, ttl time.Duration) {
 // remembered under qname and under every name of the chain, with the
 // smallest TTL along the chain. Records not reached from qname are
 // remembered under their own name.
+//
+// An answer without CNAMEs (the common case) is recorded without allocating
+// once its pairs are known.
 func (m *FQDNMap) ObserveResponse(qname string, answers []DNSRecord) {
+	if !hasCNAME(answers) {
+		// Every address record is reached from qname or stands alone:
+		// either way it is remembered under its own name.
+		for _, r := range answers {
+			if r.Addr.IsValid() {
+				m.Observe(r.Name, r.Addr, time.Duration(r.TTL)*time.Second)
+			}
+		}
+		return
+	}
 	qname = normName(qname)
 	// Names reachable from qname through CNAMEs, with the least TTL so far.
 	type hop struct {
@@ -141,6 +154,15 @@ func (m *FQDNMap) ObserveResponse(qname string, answers []DNSRecord) {
 			m.Observe(n, r.Addr, ttl)
 		}
 	}
+}
+
+func hasCNAME(answers []DNSRecord) bool {
+	for _, r := range answers {
+		if r.Target != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // Name returns the most recently seen unexpired name of addr.

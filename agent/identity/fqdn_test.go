@@ -140,6 +140,29 @@ func TestFQDNObserveResponse(t *testing.T) {
 	}
 }
 
+// TestFQDNObserveResponseNoCNAME: address records without a chain are
+// remembered under their own names.
+func TestFQDNObserveResponseNoCNAME(t *testing.T) {
+	m := NewFQDNMap(time.Minute, 100, newClock().Now)
+	m.ObserveResponse("API.Example.", []DNSRecord{
+		{Name: "API.Example.", TTL: 300, Addr: ip1},
+		{Name: "api.example", TTL: 300, Addr: ip6},
+		{Name: "other.example", TTL: 300, Addr: ip2},
+		{Name: "api.example", TTL: 300}, // no address: ignored
+	})
+	for _, tt := range []struct {
+		addr netip.Addr
+		want string
+	}{{ip1, "api.example"}, {ip6, "api.example"}, {ip2, "other.example"}} {
+		if got, _ := m.Name(tt.addr); got != tt.want {
+			t.Errorf("Name(%v) = %q, want %q", tt.addr, got, tt.want)
+		}
+	}
+	if n := m.Stats().Pairs; n != 3 {
+		t.Errorf("%d pairs, want 3", n)
+	}
+}
+
 func reverse(s []string) []string {
 	out := make([]string, len(s))
 	for i, v := range s {
@@ -221,6 +244,9 @@ func TestLookupsDoNotAllocate(t *testing.T) {
 		{"Resolver.Addr fqdn", func() { r.Addr(ip1) }},
 		{"Resolver.Addr world", func() { r.Addr(ip2) }},
 		{"FQDNMap.Observe refresh", func() { fq.Observe("api.example.com", ip1, time.Hour) }},
+		{"FQDNMap.ObserveResponse refresh", func() {
+			fq.ObserveResponse("api.example.com.", []DNSRecord{{Name: "api.example.com.", TTL: 60, Addr: ip1}})
+		}},
 	} {
 		if n := testing.AllocsPerRun(100, tt.f); n != 0 {
 			t.Errorf("%s: %v allocations per call, want 0", tt.name, n)

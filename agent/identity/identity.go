@@ -69,9 +69,12 @@ type Identity struct {
 // Container describes a local container as the netns watcher reports it
 // (the wiring translates its events into these).
 type Container struct {
-	HostIf string       // node-side veth name
-	NetNS  string       // name of the container's network namespace, "" if unnamed
-	Addrs  []netip.Addr // the container's addresses
+	HostIf string // node-side veth name
+	// HostIndex is the node-side veth's interface index (0 if unknown):
+	// packets the container sends arrive on it.
+	HostIndex int
+	NetNS     string       // name of the container's network namespace, "" if unnamed
+	Addrs     []netip.Addr // the container's addresses
 }
 
 // Source names local containers.

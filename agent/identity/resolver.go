@@ -19,6 +19,7 @@ type Resolver struct {
 	sources []Source
 	peers   []PeerSource
 	byIf    map[string]*localEntry
+	byIdx   map[int]*localEntry
 	byIP    map[netip.Addr]*localEntry
 	host    map[netip.Addr]struct{}
 }
@@ -48,6 +49,7 @@ func NewResolver(sources []Source, peers []PeerSource, fqdn *FQDNMap) *Resolver 
 		sources: slices.Clone(sources),
 		peers:   slices.Clone(peers),
 		byIf:    map[string]*localEntry{},
+		byIdx:   map[int]*localEntry{},
 		byIP:    map[netip.Addr]*localEntry{},
 		host:    map[netip.Addr]struct{}{},
 	}
@@ -77,6 +79,9 @@ func (r *Resolver) Add(c Container) Identity {
 	r.removeLocked(c.HostIf)
 	e := &localEntry{c: c, id: id}
 	r.byIf[c.HostIf] = e
+	if c.HostIndex > 0 {
+		r.byIdx[c.HostIndex] = e
+	}
 	for _, a := range c.Addrs {
 		r.byIP[a] = e // the latest container to claim an address owns it
 	}
@@ -102,6 +107,9 @@ func (r *Resolver) removeLocked(hostIf string) {
 		return
 	}
 	delete(r.byIf, hostIf)
+	if r.byIdx[e.c.HostIndex] == e {
+		delete(r.byIdx, e.c.HostIndex)
+	}
 	for _, a := range e.c.Addrs {
 		if r.byIP[a] == e {
 			delete(r.byIP, a)
@@ -168,6 +176,23 @@ func (r *Resolver) Local(hostIf string) (Identity, bool) {
 		return Identity{}, false
 	}
 	return e.id, true
+}
+
+// Interface returns the identity and addresses of the container behind the
+// node-side interface with index idx (packets it sends arrive there). It
+// takes a read lock and does not allocate; the addresses are shared and
+// read-only.
+func (r *Resolver) Interface(idx int) (Identity, []netip.Addr, bool) {
+	if idx <= 0 {
+		return Identity{}, nil, false
+	}
+	r.mu.RLock()
+	e, ok := r.byIdx[idx]
+	r.mu.RUnlock()
+	if !ok {
+		return Identity{}, nil, false
+	}
+	return e.id, e.c.Addrs, true
 }
 
 // Addr names a remote address: a local container, the node itself, a peer

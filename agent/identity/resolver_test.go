@@ -52,6 +52,28 @@ func TestResolverLifecycle(t *testing.T) {
 	}
 }
 
+func TestResolverInterface(t *testing.T) {
+	r := NewResolver([]Source{&NetNSNames{}}, nil, nil)
+	a := netip.MustParseAddr("198.18.0.10")
+	r.Add(Container{HostIf: "veth1", HostIndex: 7, NetNS: "web", Addrs: []netip.Addr{a}})
+	id, addrs, ok := r.Interface(7)
+	if !ok || id.Name != "web" || len(addrs) != 1 || addrs[0] != a {
+		t.Errorf("Interface(7) = %+v %v %v", id, addrs, ok)
+	}
+	for _, idx := range []int{0, -1, 8} {
+		if _, _, ok := r.Interface(idx); ok {
+			t.Errorf("Interface(%d) found something", idx)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { r.Interface(7) }); n != 0 {
+		t.Errorf("Interface allocates %v times", n)
+	}
+	r.Remove("veth1")
+	if _, _, ok := r.Interface(7); ok {
+		t.Error("Interface(7) after the container went")
+	}
+}
+
 func TestResolverSetSources(t *testing.T) {
 	r := NewResolver([]Source{&NetNSNames{}}, nil, nil)
 	r.Add(Container{HostIf: "veth1", NetNS: "bh-demo-web"})

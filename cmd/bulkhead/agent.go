@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 
 	"bulkhead.dev/bulkhead/agent"
@@ -18,7 +19,7 @@ import (
 func init() {
 	register(command{
 		name:    "agent",
-		usage:   "[--config FILE] [--print-config] [flags]",
+		usage:   "[--config FILE] [--print-config] [--cpuprofile FILE] [flags]",
 		summary: "run the Bulkhead agent on this node (see docs/agent.md)",
 		run:     runAgent,
 	})
@@ -32,6 +33,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var cf config.Flags
 	cf.Register(fs)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the agent stops")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -53,15 +55,29 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	log := loaded.Log.NewLogger(stderr)
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(loaded.Config.MemoryLimit())
+	}
 	if loaded.File == "" {
 		log.Info("agent: no configuration file; defaults and flags only", "looked_for", config.DefaultPath)
 	} else {
 		log.Info("agent: configuration", "file", loaded.File)
 	}
 
-	// The decision path (dataplane readers, L7 engine, policy evaluation,
-	// learning) plugs in here through agent.Options: Policy, OnPolicy,
-	// Dataplane, Graph, Groups and AppName.
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("cpu profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("cpu profile %s: %w", *cpuProfile, err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	// The agent assembles everything: container discovery, the dataplane
+	// in this network namespace, the decision path, policy, learning.
 	a, err := agent.New(agent.Options{
 		Config:   loaded.Config,
 		Version:  version,

@@ -271,7 +271,7 @@ func runPolicyReload(ctx context.Context, args []string, stdout, stderr io.Write
 		info, err := c.ReloadPolicy(ctx)
 		var ae *api.Error
 		if errors.As(err, &ae) && ae.Status == 422 {
-			fmt.Fprintln(stdout, ae.Message)
+			fmt.Fprintln(stderr, ae.Message) // file:line: field: message, one per line
 			return &exitError{code: 1, err: errors.New("the agent refused the policy; the previous policy stays in force")}
 		}
 		if err != nil {

@@ -22,7 +22,7 @@ import (
 func init() {
 	register(command{
 		name:    "dataplane",
-		usage:   "[--deny tcp/PORT]... [--allow-all | --inspect-all] [--queues N] [--fail-closed] [--stats 5s]",
+		usage:   "[--deny tcp/PORT]... [--inspect tcp/PORT]... [--deny-payload TEXT] [--allow-all | --inspect-all] [--queues N] [--fail-closed] [--stats 5s]",
 		summary: "developer tool: run container discovery and the dataplane here with a static decider",
 		run:     runDataplane,
 	})
@@ -55,8 +55,11 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs.SetOutput(stderr)
 	var deny portRules
 	fs.Var(&deny, "deny", "deny connections to PROTO/PORT (tcp/6379, udp/53); repeatable")
+	var inspect portRules
+	fs.Var(&inspect, "inspect", "inspect connections to PROTO/PORT request by request (queue what the client sends); repeatable")
+	denyPayload := fs.String("deny-payload", "", "deny an inspected connection when a queued packet's payload contains this text")
 	allowAll := fs.Bool("allow-all", false, "allow every connection (the default when no --deny is given)")
-	inspectAll := fs.Bool("inspect-all", false, "allow every connection but keep queueing all its packets")
+	inspectAll := fs.Bool("inspect-all", false, "allow every other connection but keep queueing all its packets, both directions")
 	queues := fs.Int("queues", 0, "number of queues and readers (default: number of CPUs)")
 	queueBase := fs.Uint("queue-base", 0, "first queue number")
 	failClosed := fs.Bool("fail-closed", false, "drop packets when the daemon is gone or the queue is full (default: fail-open)")
@@ -73,8 +76,11 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if fs.NArg() > 0 {
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
-	if *allowAll && (*inspectAll || len(deny) > 0) {
-		return usagef("--allow-all excludes --inspect-all and --deny")
+	if *allowAll && (*inspectAll || len(deny) > 0 || len(inspect) > 0) {
+		return usagef("--allow-all excludes --inspect-all, --inspect and --deny")
+	}
+	if *denyPayload != "" && len(inspect) == 0 && !*inspectAll {
+		return usagef("--deny-payload needs inspected connections: --inspect PROTO/PORT or --inspect-all")
 	}
 	if *statsFormat != "text" && *statsFormat != "json" {
 		return usagef("--stats-format %q: want text or json", *statsFormat)
@@ -107,8 +113,9 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer pprof.StopCPUProfile()
 	}
 
+	decider := &dataplane.StaticDecider{Deny: deny, Inspect: inspect, InspectAll: *inspectAll, DenyPayload: []byte(*denyPayload), Logger: log}
 	dp, err := dataplane.New(dataplane.Config{
-		Decider:    &dataplane.StaticDecider{Deny: deny, InspectAll: *inspectAll, Logger: log},
+		Decider:    decider,
 		Queues:     *queues,
 		QueueBase:  uint16(*queueBase),
 		FailClosed: *failClosed,
@@ -155,15 +162,23 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		if err != nil {
 			log.Warn("dataplane: kernel queue counters", "err", err)
 		}
+		ds := decider.Stats()
 		if *statsFormat == "json" {
-			b, _ := json.Marshal(s)
+			// The shape dptest.Snapshot reads.
+			b, _ := json.Marshal(struct {
+				dataplane.Stats
+				Decider dataplane.StaticStats
+			}{s, ds})
 			fmt.Fprintf(stdout, "%s\n", b)
 			return
 		}
 		fmt.Fprintf(stdout, "--- %s\n", time.Now().Format(time.TimeOnly))
 		_ = s.WriteText(stdout)
+		fmt.Fprintf(stdout, "inspected connections: requests %d (%d bytes), empty %d, from server %d, denied for payload %d\n",
+			ds.Requests, ds.RequestBytes, ds.Empty, ds.FromServer, ds.PayloadDenied)
 	}
-	log.Info("dataplane: ready", "deny", deny.String(), "inspect_all", *inspectAll, "mechanism", dp.Mechanism())
+	log.Info("dataplane: ready", "deny", deny.String(), "inspect", inspect.String(), "inspect_all", *inspectAll,
+		"deny_payload", *denyPayload, "mechanism", dp.Mechanism())
 	events := w.Events()
 	for {
 		select {

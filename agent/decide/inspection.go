@@ -1,0 +1,129 @@
+package decide
+
+import (
+	"time"
+
+	"bulkhead.dev/bulkhead/agent/flowtable"
+	"bulkhead.dev/bulkhead/dataplane"
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy"
+)
+
+// inspection is a flow's state while the Decider inspects it: pooled,
+// attached to flowtable.Flow.Slot, released as soon as the flow is decided
+// for the kernel or evicted.
+type inspection struct {
+	l7       l7.Flow
+	src, dst *endpoint // classified under the policy of generation gen
+	gen      uint64
+	// waitStart is when the first payload packet arrived (unix ns); wait
+	// counters are in flowtable.Flow.L7.
+	waitStart int64
+	// seen are hashes of the request values already recorded in the
+	// learned graph from this connection (learn mode), newest first.
+	seen  [4]uint64
+	flags inspFlags
+	// lostNote says why the requests can no longer be parsed (inspLost).
+	lostNote string
+	ev       evidence
+	// call is the context of the l7 call in progress (the sink's view).
+	call call
+}
+
+type inspFlags uint8
+
+const (
+	// inspLost: the requests can no longer be parsed (a parser error, a
+	// reassembly limit); lostNote says why.
+	inspLost inspFlags = 1 << iota
+	// inspStarted: l7.Flow.Init was called.
+	inspStarted
+)
+
+// call is what the sink needs while the l7 engine parses one packet, and
+// what it found.
+type call struct {
+	d   *Decider
+	st  *planState
+	f   *flowtable.Flow
+	p   *dataplane.Packet
+	dir flowtable.Dir
+	now int64
+	// kept says the current packet is in the evidence already.
+	kept     bool
+	src, dst *endpoint
+	// requests counts the requests reported during the call; worst is the
+	// most severe decision among them.
+	requests int
+	worst    policy.Decision
+}
+
+// slot returns the flow's inspection state, or nil.
+func slot(f *flowtable.Flow) *inspection {
+	ins, _ := f.Slot.(*inspection)
+	return ins
+}
+
+// acquire attaches inspection state to f, or returns nil when
+// MaxInspections flows are inspected already.
+func (d *Decider) acquire(f *flowtable.Flow) *inspection {
+	if ins := slot(f); ins != nil {
+		return ins
+	}
+	if d.active.Add(1) > int64(d.cfg.MaxInspections) {
+		d.active.Add(-1)
+		return nil
+	}
+	ins := d.pool.Get().(*inspection)
+	f.Slot = ins
+	return ins
+}
+
+// release gives f's inspection state back to the pool.
+func (d *Decider) release(f *flowtable.Flow) {
+	ins := slot(f)
+	if ins == nil {
+		return
+	}
+	f.Slot = nil
+	ins.l7.Release()
+	ins.src, ins.dst, ins.gen, ins.waitStart, ins.seen, ins.flags, ins.lostNote = nil, nil, 0, 0, [4]uint64{}, 0, ""
+	ins.ev.reset()
+	ins.call = call{}
+	d.pool.Put(ins)
+	d.active.Add(-1)
+}
+
+// startL7 prepares the l7 state for f on its first payload packet.
+func (d *Decider) startL7(ins *inspection, f *flowtable.Flow, now int64) {
+	if ins.flags&inspStarted != 0 {
+		return
+	}
+	ins.flags |= inspStarted
+	tr := l7.TCP
+	if f.Key.Proto == flowtable.ProtoUDP {
+		tr = l7.UDP
+	}
+	ins.l7.Init(d.engine, tr, f.Client().Port(), f.Server().Port(), l7.OrientationKnown)
+	ins.waitStart = now
+}
+
+// SweepInspections releases the inspection state of flows idle for longer
+// than idle, and returns how many it released: connections inspected
+// request by request whose end the kernel kept to itself (only the
+// client's data is queued), keep-alive connections at rest, and flows
+// stuck waiting for their L7 attributes. A flow whose state was released
+// starts inspecting afresh with its next queued packet; its wait counters
+// (packets, bytes) are kept in the flow. The agent calls it periodically.
+func (d *Decider) SweepInspections(now time.Time, idle time.Duration) int {
+	limit := now.Add(-idle).UnixNano()
+	n := 0
+	d.flows.Range(func(f *flowtable.Flow) bool {
+		if f.Slot != nil && f.LastSeen < limit {
+			d.release(f)
+			n++
+		}
+		return true
+	})
+	return n
+}

@@ -1,0 +1,136 @@
+package decide
+
+import (
+	"hash/maphash"
+	"strings"
+
+	"bulkhead.dev/bulkhead/agent/events"
+	"bulkhead.dev/bulkhead/agent/flowtable"
+	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy"
+	"bulkhead.dev/bulkhead/policy/learn"
+)
+
+var valuesSeed = maphash.MakeSeed()
+
+// learnFlow records a flow without a request in the learned graph (once
+// per flow).
+func (d *Decider) learnFlow(x *pkt) {
+	f := x.f
+	if d.graph == nil || f.Flags&flagLearned != 0 || !payloadProto(f) {
+		return
+	}
+	f.Flags |= flagLearned
+	app := l7.Unknown
+	if ins := x.ins; ins != nil && ins.flags&inspStarted != 0 && ins.l7.State() == l7.StateDetected {
+		app = ins.l7.App()
+	}
+	d.observe(x, app, nil)
+}
+
+// learnRequest records a request in the learned graph: the flow's first,
+// and every later one whose L7 values this connection has not shown yet.
+func (d *Decider) learnRequest(x *pkt, app l7.App, r *l7.Request) {
+	f := x.f
+	if d.graph == nil || !payloadProto(f) {
+		return
+	}
+	vals, ok := learn.ValuesOf(app, r)
+	if f.Flags&flagLearned != 0 {
+		if !ok {
+			return
+		}
+		h := hashValues(&vals)
+		ins := x.ins
+		for _, s := range ins.seen {
+			if s == h {
+				return // seen on this connection already
+			}
+		}
+		copy(ins.seen[1:], ins.seen[:len(ins.seen)-1])
+		ins.seen[0] = h
+	} else if ok {
+		x.ins.seen[0] = hashValues(&vals)
+	}
+	f.Flags |= flagLearned
+	owned := ownRequest(r)
+	d.observe(x, app, &owned)
+}
+
+func hashValues(v *learn.Values) uint64 {
+	var h maphash.Hash
+	h.SetSeed(valuesSeed)
+	for _, s := range v {
+		h.WriteString(s)
+		h.WriteByte(0)
+	}
+	return h.Sum64()
+}
+
+// ownRequest copies the attributes the learned graph keeps, so that they
+// outlive the packet.
+func ownRequest(r *l7.Request) l7.Request {
+	return l7.Request{
+		App: r.App, Method: strings.Clone(r.Method), Host: strings.Clone(r.Host), Path: strings.Clone(r.Path),
+		GRPCService: strings.Clone(r.GRPCService), GRPCMethod: strings.Clone(r.GRPCMethod), QType: r.QType,
+		Command: strings.Clone(r.Command), User: strings.Clone(r.User), Database: strings.Clone(r.Database),
+		Topic: strings.Clone(r.Topic), ClientID: strings.Clone(r.ClientID),
+	}
+}
+
+// observe adds the flow to the graph and reports a new edge.
+func (d *Decider) observe(x *pkt, app l7.App, r *l7.Request) {
+	f := x.f
+	c, s := f.Client(), f.Server()
+	o := learn.Observation{
+		Src: peer(f.Src, c.Addr()), Dst: peer(f.Dst, s.Addr()),
+		Proto: l7.Transport(f.Key.Proto), Port: s.Port(), App: app, Request: r,
+	}
+	if o.Src.Kind == learn.PeerWorkload {
+		o.SrcLabels = f.Src.Labels
+	}
+	if o.Dst.Kind == learn.PeerWorkload {
+		o.DstLabels = f.Dst.Labels
+	}
+	res := d.graph.Observe(o)
+	d.graphGen.Add(1)
+	if !res.NewEdge {
+		return
+	}
+	d.metrics.EdgeLearned()
+	if d.promoter != nil {
+		d.promoter.NewEdge(localGroups(x)...)
+	}
+	if !d.events.Reserve() {
+		return
+	}
+	verdict := flowtable.Allow
+	if moreRequests(x.ins) && policy.KindForApp(app) != policy.KindNone {
+		verdict = flowtable.Inspect
+	}
+	e := d.flowEvent(x, events.Learned, policy.ModeLearn, verdict.String())
+	if app != l7.Unknown {
+		e.App = app.String()
+	}
+	if r != nil {
+		e.L7 = eventL7(app, r)
+	}
+	d.events.Emit(e)
+}
+
+// GraphGeneration changes whenever the learned graph does (for periodic
+// saving).
+func (d *Decider) GraphGeneration() uint64 { return d.graphGen.Load() }
+
+// localGroups returns the groups of the flow's local endpoints.
+func localGroups(x *pkt) []string {
+	switch {
+	case x.src.local && x.dst.local:
+		return append(append([]string(nil), x.src.groups...), x.dst.groups...)
+	case x.src.local:
+		return x.src.groups
+	case x.dst.local:
+		return x.dst.groups
+	}
+	return nil
+}

