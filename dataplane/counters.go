@@ -76,8 +76,9 @@ type Stats struct {
 	// Queued is the number of packets received from the kernel.
 	Queued uint64
 	// Verdicts by kind (indexed by Verdict: Accept, Drop, Allow, Deny,
-	// Inspect). Allow and Deny are connections put on the kernel fast
-	// path; Inspect connections stay queued.
+	// Inspect, InspectAll). Allow and Deny are connections put on the
+	// kernel fast path; Inspect and InspectAll connections stay (partly)
+	// queued.
 	Verdicts [numVerdicts]uint64
 	// Accepted and Dropped count packets by their outcome (including bad
 	// packets, which get the fail verdict).

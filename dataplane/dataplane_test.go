@@ -292,7 +292,7 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 		{Decider: &StaticDecider{}, Mechanism: "magic"},
 		{Decider: &StaticDecider{}, Backend: "ebpf"},
 		{Decider: &StaticDecider{}, Queues: 5000},
-		{Decider: &StaticDecider{}, Marks: Marks{Mask: 1, Allow: 1, Deny: 1, Inspect: 1}},
+		{Decider: &StaticDecider{}, Marks: Marks{Mask: 1, Allow: 1, Deny: 1, Inspect: 1, InspectAll: 1}},
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("New(%+v) succeeded", cfg)
@@ -301,25 +301,54 @@ func TestConfigDefaultsAndErrors(t *testing.T) {
 }
 
 func TestStaticDecider(t *testing.T) {
-	d := &StaticDecider{Deny: []PortRule{{ProtoTCP, 6379}, {ProtoUDP, 53}}}
+	deny := []PortRule{{ProtoTCP, 6379}, {ProtoUDP, 53}}
+	inspect := []PortRule{{ProtoTCP, 8080}}
 	for _, tc := range []struct {
+		name string
+		d    *StaticDecider
 		p    Packet
 		want Verdict
+		// counters after the one call
+		stats StaticStats
 	}{
-		{Packet{Proto: ProtoTCP, DstPort: 80}, Allow},
-		{Packet{Proto: ProtoTCP, DstPort: 6379}, Deny},
-		{Packet{Proto: ProtoUDP, DstPort: 6379}, Allow},
-		{Packet{Proto: ProtoUDP, DstPort: 53}, Deny},
-		{Packet{Proto: ProtoUDP, SrcPort: 53, Conn: ConnAllowed}, Accept},
-		{Packet{Proto: ProtoUDP, DstPort: 53, Conn: ConnDenied}, Drop},
-		{Packet{Proto: ProtoICMP}, Allow},
+		{name: "allow", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoTCP, DstPort: 80}, want: Allow},
+		{name: "deny tcp", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoTCP, DstPort: 6379}, want: Deny},
+		{name: "other proto", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoUDP, DstPort: 6379}, want: Allow},
+		{name: "deny udp", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoUDP, DstPort: 53}, want: Deny},
+		{name: "dns of allowed", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoUDP, SrcPort: 53, Conn: ConnAllowed}, want: Accept},
+		{name: "dns of denied", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoUDP, DstPort: 53, Conn: ConnDenied}, want: Drop},
+		{name: "icmp", d: &StaticDecider{Deny: deny}, p: Packet{Proto: ProtoICMP}, want: Allow},
+		{name: "inspect-all", d: &StaticDecider{InspectAll: true}, p: Packet{Proto: ProtoTCP}, want: InspectAll},
+		{name: "inspect port", d: &StaticDecider{Inspect: inspect, InspectAll: true}, p: Packet{Proto: ProtoTCP, DstPort: 8080}, want: Inspect},
+		{name: "deny beats inspect", d: &StaticDecider{Deny: []PortRule{{ProtoTCP, 8080}}, Inspect: inspect}, p: Packet{Proto: ProtoTCP, DstPort: 8080}, want: Deny},
+		{name: "request", d: &StaticDecider{Inspect: inspect, DenyPayload: []byte("/admin")},
+			p: Packet{Proto: ProtoTCP, DstPort: 8080, Conn: ConnInspected, Payload: []byte("GET / HTTP/1.1\r\n")}, want: Accept,
+			stats: StaticStats{Requests: 1, RequestBytes: 16}},
+		{name: "forbidden request", d: &StaticDecider{Inspect: inspect, DenyPayload: []byte("/admin")},
+			p: Packet{Proto: ProtoTCP, DstPort: 8080, Conn: ConnInspected, Payload: []byte("GET /admin HTTP/1.1\r\n")}, want: Deny,
+			stats: StaticStats{Requests: 1, RequestBytes: 21, PayloadDenied: 1}},
+		{name: "forbidden first packet", d: &StaticDecider{Inspect: inspect, DenyPayload: []byte("/admin")},
+			p: Packet{Proto: ProtoTCP, DstPort: 8080, Payload: []byte("GET /admin HTTP/1.1\r\n")}, want: Deny,
+			stats: StaticStats{PayloadDenied: 1}},
+		{name: "forbidden on allowed port", d: &StaticDecider{Inspect: inspect, DenyPayload: []byte("/admin")},
+			p: Packet{Proto: ProtoTCP, DstPort: 80, Payload: []byte("GET /admin HTTP/1.1\r\n")}, want: Allow},
+		{name: "inspect-all payload", d: &StaticDecider{InspectAll: true, DenyPayload: []byte("/admin")},
+			p: Packet{Proto: ProtoTCP, SrcPort: 80, Conn: ConnInspectedAll, Payload: []byte("/admin")}, want: Deny,
+			stats: StaticStats{PayloadDenied: 1}},
+		{name: "empty inspected", d: &StaticDecider{Inspect: inspect},
+			p: Packet{Proto: ProtoTCP, DstPort: 8080, Conn: ConnInspected}, want: Accept, stats: StaticStats{Empty: 1}},
+		{name: "server side", d: &StaticDecider{Inspect: inspect},
+			p: Packet{Proto: ProtoTCP, SrcPort: 8080, DstPort: 40000, Conn: ConnInspected, Payload: []byte("HTTP/1.1 200 OK")}, want: Accept,
+			stats: StaticStats{FromServer: 1}},
 	} {
-		if got := d.Decide(&tc.p); got != tc.want {
-			t.Errorf("Decide(%+v) = %v, want %v", tc.p, got, tc.want)
-		}
-	}
-	if got := (&StaticDecider{InspectAll: true}).Decide(&Packet{Proto: ProtoTCP}); got != Inspect {
-		t.Errorf("inspect-all: %v", got)
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.d.Decide(&tc.p); got != tc.want {
+				t.Errorf("Decide(%+v) = %v, want %v", tc.p, got, tc.want)
+			}
+			if diff := cmp.Diff(tc.stats, tc.d.Stats()); diff != "" {
+				t.Errorf("stats (-want +got):\n%s", diff)
+			}
+		})
 	}
 	for _, s := range []string{"tcp", "tcp/0", "sctp/1", "udp/70000", "tcp/x"} {
 		if _, err := ParsePortRule(s); err == nil || !strings.Contains(err.Error(), s) {

@@ -7,10 +7,13 @@
 // Decider, and answers the kernel with verdicts batched over bursts.
 //
 // A connection's first packets are queued. Once the Decider decides the
-// connection (Allow, Deny, Inspect), the decision is stored in the
-// connmark and the kernel carries the rest of the connection itself:
-// allowed packets are accepted, denied ones dropped (TCP: reset), inspected
-// ones still queued. DNS is always queued. On kernels without
+// connection (Allow, Deny, Inspect, InspectAll), the decision is stored in
+// the connmark and the kernel carries the rest of the connection itself:
+// allowed packets are accepted, denied ones dropped (TCP: reset). An
+// inspected connection (Inspect) still has its requests queued — what the
+// client sends that carries data — while the kernel passes the server's
+// packets and bare ACKs; InspectAll queues every packet. DNS is always
+// queued. On kernels without
 // CONFIG_NETFILTER_NETLINK_GLUE_CT a connmark set in a verdict is ignored,
 // so the reader sets the packet mark and answers NF_REPEAT: the packet
 // re-enters the filter chain, where a rule copies the mark to the connmark

@@ -158,11 +158,8 @@ func (r *reader) actionFor(v Verdict) action {
 	switch v {
 	case Accept:
 		return action{nf: nfq.NFAccept}
-	case Allow, Inspect:
-		val := r.marks.Allow
-		if v == Inspect {
-			val = r.marks.Inspect
-		}
+	case Allow, Inspect, InspectAll:
+		val := r.marks.Value(v)
 		if r.ctVerdict {
 			return action{nf: nfq.NFAccept, setMark: true, mark: mark(val), ct: true}
 		}

@@ -1,8 +1,10 @@
 package dataplane
 
 import (
+	"encoding/binary"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -86,6 +88,45 @@ type pkt struct {
 	mark, ctMark     uint32
 	hasCT            bool
 	in, out, pin, po uint32
+	// ext6 are IPv6 extension headers inserted after the fixed header.
+	ext6 []ext6
+}
+
+// ext6 is an IPv6 extension header: its type and its bytes (the first,
+// the next header, is filled in).
+type ext6 struct {
+	typ  uint8
+	body []byte
+}
+
+// Extension headers for tests.
+var (
+	padN8      = []byte{0, 0, 1, 4, 0, 0, 0, 0}             // hop-by-hop or destination options: PadN
+	routing8   = []byte{0, 0, 4, 0, 0, 0, 0, 0}             // routing header, no segments left
+	firstFrag  = []byte{0, 0, 0, 1, 0, 0, 0, 7}             // fragment offset 0, more fragments
+	laterFrag  = []byte{0, 0, 0, 0x20, 0, 0, 0, 7}          // fragment offset 32 bytes
+	authHeader = []byte{0, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 2} // AH, 12 bytes
+)
+
+// withExt6 inserts extension headers into a serialized IPv6 packet.
+func withExt6(raw []byte, hdrs []ext6) []byte {
+	if len(hdrs) == 0 {
+		return raw
+	}
+	out := append([]byte(nil), raw[:40]...)
+	next := raw[6]
+	out[6] = hdrs[0].typ
+	for i, h := range hdrs {
+		b := append([]byte(nil), h.body...)
+		b[0] = next
+		if i+1 < len(hdrs) {
+			b[0] = hdrs[i+1].typ
+		}
+		out = append(out, b...)
+	}
+	out = append(out, raw[40:]...)
+	binary.BigEndian.PutUint16(out[4:6], uint16(len(out)-40))
+	return out
 }
 
 // ipPacket serializes the network and transport headers of p.
@@ -122,7 +163,7 @@ func ipPacket(t testing.TB, p pkt) []byte {
 	if err := gopacket.SerializeLayers(buf, gopacket.SerializeOptions{FixLengths: true, ComputeChecksums: true}, ls...); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return withExt6(buf.Bytes(), p.ext6)
 }
 
 // message wraps raw packet bytes in a queued-packet message.
@@ -168,8 +209,8 @@ func TestReaderBatchesVerdicts(t *testing.T) {
 		}
 		burst = append(burst, tcpSyn(t, id, mark))
 	}
-	conn := &fakeConn{bursts: [][][]byte{burst, {tcpSyn(t, 10, 0), tcpSyn(t, 11, 0)}}}
-	r := testReader(conn, verdictSeq(Accept, Accept, Accept, Allow, Accept, Accept, Drop, Deny, Inspect, Accept, Accept), true, false)
+	conn := &fakeConn{bursts: [][][]byte{burst, {tcpSyn(t, 10, 0), tcpSyn(t, 11, 0), tcpSyn(t, 12, 0)}}}
+	r := testReader(conn, verdictSeq(Accept, Accept, Accept, Allow, Accept, Accept, Drop, Deny, Inspect, InspectAll, Accept, Accept), true, false)
 	if err := r.loop(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,20 +221,21 @@ func TestReaderBatchesVerdicts(t *testing.T) {
 		{nfq.Verdict{Queue: 2, ID: 7, Verdict: nfq.NFDrop}, false},
 		{nfq.Verdict{Queue: 2, ID: 8, Verdict: nfq.NFRepeat, SetMark: true, Mark: 0x200000}, false},
 		{nfq.Verdict{Queue: 2, ID: 9, Verdict: nfq.NFRepeat, SetMark: true, Mark: 0x300000}, false},
-		{nfq.Verdict{Queue: 2, ID: 11, Verdict: nfq.NFAccept}, true},
+		{nfq.Verdict{Queue: 2, ID: 10, Verdict: nfq.NFRepeat, SetMark: true, Mark: 0x400000}, false},
+		{nfq.Verdict{Queue: 2, ID: 12, Verdict: nfq.NFAccept}, true},
 	}
 	if diff := cmp.Diff(want, conn.verdicts(t)); diff != "" {
 		t.Errorf("verdicts (-want +got):\n%s", diff)
 	}
 	c := r.counters
-	if got := [...]uint64{c.packets.Load(), c.accepted.Load(), c.dropped.Load(), c.verdictMsgs.Load(), c.bursts.Load()}; got != [...]uint64{11, 9, 2, 7, 2} {
+	if got := [...]uint64{c.packets.Load(), c.accepted.Load(), c.dropped.Load(), c.verdictMsgs.Load(), c.bursts.Load()}; got != [...]uint64{12, 10, 2, 8, 2} {
 		t.Errorf("packets, accepted, dropped, verdict msgs, bursts = %v", got)
 	}
 	var byKind [numVerdicts]uint64
 	for i := range byKind {
 		byKind[i] = c.verdicts[i].Load()
 	}
-	if byKind != [numVerdicts]uint64{7, 1, 1, 1, 1} {
+	if byKind != [numVerdicts]uint64{7, 1, 1, 1, 1, 1} {
 		t.Errorf("verdicts by kind %v", byKind)
 	}
 }
@@ -202,8 +244,8 @@ func TestReaderBatchesVerdicts(t *testing.T) {
 // allow and inspect set the connmark in the verdict, deny still re-enters
 // the chain for the TCP reset.
 func TestReaderConnmarkInVerdict(t *testing.T) {
-	conn := &fakeConn{bursts: [][][]byte{{tcpSyn(t, 1, 0), tcpSyn(t, 2, 0), tcpSyn(t, 3, 0), tcpSyn(t, 4, 0)}}}
-	r := testReader(conn, verdictSeq(Allow, Inspect, Deny, Accept), true, true)
+	conn := &fakeConn{bursts: [][][]byte{{tcpSyn(t, 1, 0), tcpSyn(t, 2, 0), tcpSyn(t, 3, 0), tcpSyn(t, 4, 0), tcpSyn(t, 5, 0)}}}
+	r := testReader(conn, verdictSeq(Allow, Inspect, Deny, Accept, InspectAll), true, true)
 	if err := r.loop(); err != nil {
 		t.Fatal(err)
 	}
@@ -212,6 +254,7 @@ func TestReaderConnmarkInVerdict(t *testing.T) {
 		{nfq.Verdict{Queue: 2, ID: 2, Verdict: nfq.NFAccept, SetMark: true, Mark: 0x300000, SetCTMark: true, CTMark: 0x300000, CTMask: 0xf00000}, false},
 		{nfq.Verdict{Queue: 2, ID: 3, Verdict: nfq.NFRepeat, SetMark: true, Mark: 0x200000}, false},
 		{nfq.Verdict{Queue: 2, ID: 4, Verdict: nfq.NFAccept}, false},
+		{nfq.Verdict{Queue: 2, ID: 5, Verdict: nfq.NFAccept, SetMark: true, Mark: 0x400000, SetCTMark: true, CTMark: 0x400000, CTMask: 0xf00000}, false},
 	}
 	if diff := cmp.Diff(want, conn.verdicts(t)); diff != "" {
 		t.Errorf("verdicts (-want +got):\n%s", diff)
@@ -239,6 +282,19 @@ func TestReaderPacketFields(t *testing.T) {
 		{"icmp6 echo", pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoICMPv6, icmpType: 128, payload: "\x00\x01\x00\x01hi"},
 			Packet{Family: IPv6, Proto: ProtoICMPv6, Src: netip.MustParseAddr("2001:2:0:1::a"), Dst: netip.MustParseAddr("2001:2:0:1::b"),
 				ICMPType: 128, Payload: []byte("\x00\x01\x00\x01hi")}},
+		{"tcp6 after destination options", pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 40000, dport: 8080, ack: true,
+			payload: "GET", ext6: []ext6{{60, padN8}}},
+			Packet{Family: IPv6, Proto: ProtoTCP, Src: netip.MustParseAddr("2001:2:0:1::a"), Dst: netip.MustParseAddr("2001:2:0:1::b"),
+				SrcPort: 40000, DstPort: 8080, TCPFlags: TCPAck, Payload: []byte("GET")}},
+		{"udp6 after hop-by-hop, routing, first fragment, AH", pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoUDP, sport: 5353, dport: 53,
+			payload: "q", ext6: []ext6{{0, padN8}, {43, routing8}, {44, firstFrag}, {51, authHeader}}},
+			Packet{Family: IPv6, Proto: ProtoUDP, Src: netip.MustParseAddr("2001:2:0:1::a"), Dst: netip.MustParseAddr("2001:2:0:1::b"),
+				SrcPort: 5353, DstPort: 53, Payload: []byte("q")}},
+		{"tcp6 later fragment: no ports", pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 1, dport: 2,
+			ext6: []ext6{{60, padN8}, {44, laterFrag}}},
+			Packet{Family: IPv6, Proto: 44, Src: netip.MustParseAddr("2001:2:0:1::a"), Dst: netip.MustParseAddr("2001:2:0:1::b")}},
+		{"esp6", pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: 50, payload: "secret", ext6: []ext6{{60, padN8}}},
+			Packet{Family: IPv6, Proto: 50, Src: netip.MustParseAddr("2001:2:0:1::a"), Dst: netip.MustParseAddr("2001:2:0:1::b")}},
 		{"other protocol", pkt{src: "198.18.0.10", dst: "198.18.0.11", proto: 47, payload: "gre"},
 			Packet{Family: IPv4, Proto: 47, Src: netip.MustParseAddr("198.18.0.10"), Dst: netip.MustParseAddr("198.18.0.11")}},
 	} {
@@ -283,6 +339,15 @@ func TestReaderBadInput(t *testing.T) {
 		"bad tcp offset":   append(append([]byte(nil), good[:32]...), 0x10, 0x02, 0, 0),
 		"short ipv6":       {0x60, 0, 0, 0, 0, 8, 6, 64},
 		"ipv4 ihl too big": append([]byte{0x4f}, good[1:]...),
+		"truncated ipv6 extension": func() []byte {
+			raw := ipPacket(t, pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 1, dport: 2, ext6: []ext6{{60, padN8}}})
+			raw[41] = 200 // 1608 bytes of options
+			return raw
+		}(),
+		"nine ipv6 extensions": ipPacket(t, pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 1, dport: 2,
+			ext6: slices.Repeat([]ext6{{60, padN8}}, 9)}),
+		"truncated tcp after extension": ipPacket(t, pkt{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 1, dport: 2,
+			ext6: []ext6{{60, padN8}}})[:60],
 	}
 	for _, failOpen := range []bool{true, false} {
 		var burst [][]byte
@@ -357,6 +422,8 @@ func burstFixture(t testing.TB) [][]byte {
 		{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoUDP, sport: 5000, dport: 53, payload: "query"},
 		{src: "198.18.0.10", dst: "198.19.1.2", proto: ProtoICMP, icmpType: 8, payload: "ping"},
 		{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoICMPv6, icmpType: 128, payload: "ping"},
+		{src: "2001:2:0:1::a", dst: "2001:2:0:1::b", proto: ProtoTCP, sport: 40000, dport: 80, ack: true, payload: "GET / HTTP/1.1\r\n\r\n",
+			ext6: []ext6{{60, padN8}, {44, firstFrag}}},
 	}
 	var out [][]byte
 	for i := 0; i < 64; i++ {
@@ -403,7 +470,7 @@ func BenchmarkReaderBurst(b *testing.B) {
 // FuzzReaderPacket feeds arbitrary packet bytes through the reader: it must
 // never panic and must answer every packet exactly once.
 func FuzzReaderPacket(f *testing.F) {
-	for _, m := range burstFixture(f)[:6] {
+	for _, m := range burstFixture(f)[:7] {
 		var msg nfq.Msg
 		_ = nfq.Parse(m, &msg)
 		f.Add(append([]byte(nil), msg.Payload...))

@@ -76,6 +76,8 @@ const (
 	chainFwd      = "BULKHEAD-FWD"
 	chainIn       = "BULKHEAD-IN"
 	chainOut      = "BULKHEAD-OUT"
+	chainDecided  = "BULKHEAD-DECIDED"
+	chainInspect  = "BULKHEAD-INSPECT"
 	chainPolicy   = "BULKHEAD-POLICY"
 	chainVerdict  = "BULKHEAD-VERDICT"
 	chainQueue    = "BULKHEAD-QUEUE"
@@ -183,7 +185,7 @@ func (v Veth) validate() error {
 func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 	m := spec.Marks
 	rs := Ruleset{Family: fam}
-	rs.Chains = []string{chainFwd, chainIn, chainOut, chainPolicy, chainVerdict, chainQueue}
+	rs.Chains = []string{chainFwd, chainIn, chainOut, chainDecided, chainInspect, chainPolicy, chainVerdict, chainQueue}
 	if fam == IPv6 {
 		rs.Chains = append(rs.Chains, chainICMP6)
 	}
@@ -191,10 +193,21 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 
 	mask := hex(m.Mask)
 	markOf := func(v uint32) string { return hex(v) + "/" + mask }
+	zero := "0x0/" + mask
 	// The resets REJECT sends for a denied connection leave through
 	// OUTPUT carrying the connection's conntrack (so its deny connmark):
 	// let them out, or a routed client would wait for a timeout.
 	add(chainOut, "-p", "tcp", "-m", "tcp", "--tcp-flags", "RST", "RST", "-m", "connmark", "--mark", markOf(m.Deny), "-j", "ACCEPT")
+	// Before the per-veth dispatch (Bulkhead's connmark and mark bits are
+	// set only by its own rules, on connections of attached containers):
+	// a packet coming back from the reader (NF_REPEAT with the decision in
+	// its mark) goes to BULKHEAD-VERDICT; a packet of a decided connection
+	// takes the fast path in BULKHEAD-DECIDED. Most packets belong to a
+	// decided connection, so they skip the dispatch.
+	for _, c := range []string{chainFwd, chainIn, chainOut} {
+		add(c, "-m", "mark", "!", "--mark", zero, "-j", chainVerdict)
+		add(c, "-m", "connmark", "!", "--mark", zero, "-j", chainDecided)
+	}
 	// Dispatch: which packets belong to an attached container.
 	for _, v := range veths {
 		if v.Bridged() {
@@ -219,7 +232,29 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 		add(chainOut, "-o", v.Name, "-j", chainPolicy)
 	}
 
-	// Policy: what happens to a packet of an attached container.
+	// Decided: the kernel fast path. DNS queries and answers are always
+	// inspected: they return to the dispatch, which queues them.
+	// (One port per rule: iptables-nft turns these into plain
+	// comparisons, where a multiport match becomes a set lookup.)
+	for _, proto := range []string{"udp", "tcp"} {
+		for _, dir := range []string{"--dport", "--sport"} {
+			add(chainDecided, "-p", proto, "-m", proto, dir, dnsPort, "-j", "RETURN")
+		}
+	}
+	add(chainDecided, "-m", "connmark", "--mark", markOf(m.Allow), "-j", "ACCEPT")
+	add(chainDecided, "-m", "connmark", "--mark", markOf(m.Inspect), "-j", chainInspect)
+	add(chainDecided, "-p", "tcp", "-m", "connmark", "--mark", markOf(m.Deny), "-j", "REJECT", "--reject-with", "tcp-reset")
+	add(chainDecided, "-m", "connmark", "--mark", markOf(m.Deny), "-j", "DROP")
+	// Inspect-all (and values Bulkhead does not use) return to the
+	// dispatch and are queued.
+
+	// Inspected: only the requests go to user space — what the client
+	// sends, except TCP segments without data.
+	add(chainInspect, "-m", "conntrack", "--ctdir", "REPLY", "-j", "ACCEPT")
+	add(chainInspect, append([]string{"-p", "tcp"}, noPayloadMatch(fam)...)...)
+	add(chainInspect, "-j", chainQueue)
+
+	// Policy: packets of attached containers that no decision covers.
 	if fam == IPv6 {
 		// Neighbour discovery and MLD are how the link works: never
 		// queued, never dropped.
@@ -228,24 +263,16 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 			add(chainICMP6, "-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", t, "-j", "ACCEPT")
 		}
 	}
-	// A packet the reader decided re-enters the chain (NF_REPEAT) with
-	// its mark set: record the decision in the connmark and apply it.
-	add(chainPolicy, "-m", "mark", "!", "--mark", "0x0/"+mask, "-j", chainVerdict)
-	// DNS queries and answers are always inspected.
-	add(chainPolicy, "-p", "udp", "-m", "multiport", "--ports", dnsPort, "-j", chainQueue)
-	add(chainPolicy, "-p", "tcp", "-m", "multiport", "--ports", dnsPort, "-j", chainQueue)
-	// Decided connections: the kernel fast path.
-	add(chainPolicy, "-m", "connmark", "--mark", markOf(m.Allow), "-j", "ACCEPT")
-	add(chainPolicy, "-p", "tcp", "-m", "connmark", "--mark", markOf(m.Deny), "-j", "REJECT", "--reject-with", "tcp-reset")
-	add(chainPolicy, "-m", "connmark", "--mark", markOf(m.Deny), "-j", "DROP")
-	// Undecided and inspected connections go to user space.
+	// Undecided, inspect-all and DNS packets go to user space.
 	add(chainPolicy, "-j", chainQueue)
 
+	// Verdict: record the reader's decision in the connmark and apply it
+	// (a value Bulkhead does not use falls through to the dispatch).
 	save := []string{"-j", "CONNMARK", "--save-mark", "--nfmask", mask, "--ctmask", mask}
-	add(chainVerdict, append([]string{"-m", "mark", "--mark", markOf(m.Allow)}, save...)...)
-	add(chainVerdict, "-m", "mark", "--mark", markOf(m.Allow), "-j", "ACCEPT")
-	add(chainVerdict, append([]string{"-m", "mark", "--mark", markOf(m.Inspect)}, save...)...)
-	add(chainVerdict, "-m", "mark", "--mark", markOf(m.Inspect), "-j", "ACCEPT")
+	for _, v := range []uint32{m.Allow, m.Inspect, m.InspectAll} {
+		add(chainVerdict, append([]string{"-m", "mark", "--mark", markOf(v)}, save...)...)
+		add(chainVerdict, "-m", "mark", "--mark", markOf(v), "-j", "ACCEPT")
+	}
 	add(chainVerdict, append([]string{"-m", "mark", "--mark", markOf(m.Deny)}, save...)...)
 	add(chainVerdict, "-p", "tcp", "-m", "mark", "--mark", markOf(m.Deny), "-j", "REJECT", "--reject-with", "tcp-reset")
 	add(chainVerdict, "-m", "mark", "--mark", markOf(m.Deny), "-j", "DROP")
@@ -266,6 +293,29 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 		{"OUTPUT", []string{"-j", chainOut}},
 	}
 	return rs
+}
+
+// noPayloadMatch matches (and accepts) a TCP segment that carries no data,
+// with the u32 match, for headers of known length: IPv4 without options
+// (IHL 5), IPv6 without extension headers (next header TCP). Packets with
+// other headers do not match and are queued: safe, and rare.
+//
+// The usual idiom, "0>>22&0x3C@12>>26&0x3C@0>>24=0:255" (read the first
+// payload byte), is wrong here: u32 reads four bytes, so it needs four
+// bytes of payload, and segments of one to three bytes would pass
+// uninspected. Instead the last read covers the last three header bytes
+// and the first payload byte: with IHL 5 the TCP header starts at 20, its
+// data offset is in the byte at 32 (20+12), "32>>26&0x3C" is the TCP
+// header length H, and "@17" reads bytes H+17 to H+20, which exist only if
+// the packet is longer than 20+H. IPv6: the TCP header starts at 40, so
+// "52>>26&0x3C@37". Verified in a network namespace with 0 to 5 and 100
+// byte payloads (TestInspectQueuesRequestsOnly covers it end to end).
+func noPayloadMatch(fam Family) []string {
+	header, payload := "0>>24=0x45", "32>>26&0x3C@17=0:0xFFFFFFFF"
+	if fam == IPv6 {
+		header, payload = "4>>8&0xFF=6", "52>>26&0x3C@37=0:0xFFFFFFFF"
+	}
+	return []string{"-m", "u32", "--u32", header, "-m", "u32", "!", "--u32", payload, "-j", "ACCEPT"}
 }
 
 // queueArgs is the NFQUEUE target.

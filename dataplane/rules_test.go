@@ -49,7 +49,7 @@ func TestBuildRulesGolden(t *testing.T) {
 		{"bridged-failopen-2queues-cpu", RuleSpec{Veths: []Veth{bridgedB, bridgedA}, Queues: 2, FailOpen: true, Balance: BalanceCPU, Marks: DefaultMarks}},
 		{"bridged-failclosed-1queue", RuleSpec{Veths: []Veth{bridgedA}, Queues: 1, Marks: DefaultMarks}},
 		{"routed-failopen-4queues-hash", RuleSpec{Veths: []Veth{routedA, routedB}, Queues: 4, QueueBase: 100, FailOpen: true, Balance: BalanceHash, Marks: DefaultMarks}},
-		{"routed-failclosed-custom-marks", RuleSpec{Veths: []Veth{routedA}, Queues: 2, Marks: Marks{Mask: 0xf0, Allow: 0x10, Deny: 0x20, Inspect: 0x30}}},
+		{"routed-failclosed-custom-marks", RuleSpec{Veths: []Veth{routedA}, Queues: 2, Marks: Marks{Mask: 0xf0, Allow: 0x10, Deny: 0x20, Inspect: 0x30, InspectAll: 0x40}}},
 		{"no-veths", RuleSpec{Queues: 1, FailOpen: true, Marks: DefaultMarks}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +128,8 @@ func TestBuildRulesRejectsBadSpec(t *testing.T) {
 		{"allow outside mask", func(s *RuleSpec) { s.Marks.Allow = 0x1 }, "0x1 has bits outside"},
 		{"zero deny", func(s *RuleSpec) { s.Marks.Deny = 0 }, "deny value is zero"},
 		{"shared value", func(s *RuleSpec) { s.Marks.Inspect = s.Marks.Allow }, "allow and inspect share"},
+		{"zero inspect-all", func(s *RuleSpec) { s.Marks.InspectAll = 0 }, "inspect-all value is zero"},
+		{"shared inspect-all", func(s *RuleSpec) { s.Marks.InspectAll = s.Marks.Inspect }, "inspect and inspect-all share"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := good

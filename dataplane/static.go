@@ -1,11 +1,14 @@
 package dataplane
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // PortRule names a transport protocol and destination port, e.g. tcp/6379.
@@ -39,15 +42,53 @@ func ParsePortRule(s string) (PortRule, error) {
 	return r, nil
 }
 
+// matchPort reports whether a packet of proto to port matches a rule.
+func matchPort(rules []PortRule, proto Proto, port uint16) bool {
+	return slices.ContainsFunc(rules, func(r PortRule) bool { return r.Proto == proto && r.Port == port })
+}
+
 // StaticDecider decides from fixed rules, for the developer command, tests
-// and benchmarks: connections to a Deny port are denied, every other
-// connection is allowed (or, with InspectAll, allowed but every packet
-// still queued). It is safe for concurrent use and never blocks.
+// and benchmarks: connections to a Deny port are denied, connections to an
+// Inspect port are inspected request by request (Inspect), every other
+// connection is allowed (or, with InspectAll, allowed with every packet
+// still queued). With DenyPayload, an inspected connection is denied on
+// the first packet whose payload contains it: a stand-in for an L7 rule
+// (one packet at a time, no reassembly). It counts what inspection showed
+// it (Stats). It is safe for concurrent use and never blocks.
 type StaticDecider struct {
 	Deny       []PortRule
+	Inspect    []PortRule
 	InspectAll bool
+	// DenyPayload, if not empty, denies an inspected connection (Inspect
+	// or InspectAll) when a queued packet's payload contains it.
+	DenyPayload []byte
 	// Logger, if set, logs each connection decision at debug level.
 	Logger *slog.Logger
+
+	requests, requestBytes, empty, fromServer, payloadDenied atomic.Uint64
+}
+
+// StaticStats are a StaticDecider's counters of inspected connections.
+type StaticStats struct {
+	// Requests counts packets with payload seen on connections in the
+	// inspected state (Inspect), RequestBytes their payload bytes.
+	Requests, RequestBytes uint64
+	// Empty counts packets without payload seen on inspected
+	// connections; FromServer packets that came from the server side
+	// (source port is an Inspect port). The kernel passes both by
+	// itself, so these stay zero unless headers defeat its payload test
+	// (IPv4 options, IPv6 extension headers).
+	Empty, FromServer uint64
+	// PayloadDenied counts connections denied because of DenyPayload.
+	PayloadDenied uint64
+}
+
+// Stats returns the counters.
+func (s *StaticDecider) Stats() StaticStats {
+	return StaticStats{
+		Requests: s.requests.Load(), RequestBytes: s.requestBytes.Load(),
+		Empty: s.empty.Load(), FromServer: s.fromServer.Load(), PayloadDenied: s.payloadDenied.Load(),
+	}
 }
 
 // Decide implements Decider.
@@ -56,23 +97,60 @@ func (s *StaticDecider) Decide(p *Packet) Verdict {
 	case ConnDenied:
 		// A DNS packet of a denied connection (DNS is always queued).
 		return Drop
-	case ConnAllowed, ConnInspected:
-		// DNS of an allowed connection, or an inspected packet.
+	case ConnAllowed:
+		// DNS of an allowed connection.
+		return Accept
+	case ConnInspected, ConnInspectedAll:
+		if p.Conn == ConnInspected {
+			s.count(p)
+		}
+		if s.deniedPayload(p) {
+			s.log("dataplane: forbidden payload on an inspected connection", Deny, p)
+			return Deny
+		}
 		return Accept
 	}
 	v := Allow
-	if s.InspectAll {
+	switch {
+	case matchPort(s.Deny, p.Proto, p.DstPort):
+		v = Deny
+	case matchPort(s.Inspect, p.Proto, p.DstPort):
 		v = Inspect
+	case s.InspectAll:
+		v = InspectAll
 	}
-	for _, r := range s.Deny {
-		if p.Proto == r.Proto && p.DstPort == r.Port {
-			v = Deny
-			break
-		}
+	// A connection picked up mid-stream: its first queued packet may
+	// already carry a request.
+	if (v == Inspect || v == InspectAll) && s.deniedPayload(p) {
+		v = Deny
 	}
+	s.log("dataplane: decision", v, p)
+	return v
+}
+
+func (s *StaticDecider) count(p *Packet) {
+	switch {
+	case matchPort(s.Inspect, p.Proto, p.SrcPort) && !matchPort(s.Inspect, p.Proto, p.DstPort):
+		s.fromServer.Add(1)
+	case len(p.Payload) == 0:
+		s.empty.Add(1)
+	default:
+		s.requests.Add(1)
+		s.requestBytes.Add(uint64(len(p.Payload)))
+	}
+}
+
+func (s *StaticDecider) deniedPayload(p *Packet) bool {
+	if len(s.DenyPayload) == 0 || !bytes.Contains(p.Payload, s.DenyPayload) {
+		return false
+	}
+	s.payloadDenied.Add(1)
+	return true
+}
+
+func (s *StaticDecider) log(msg string, v Verdict, p *Packet) {
 	if s.Logger != nil && s.Logger.Enabled(context.Background(), slog.LevelDebug) {
-		s.Logger.Debug("dataplane: decision", "verdict", v.String(), "proto", p.Proto.String(),
+		s.Logger.Debug(msg, "verdict", v.String(), "proto", p.Proto.String(),
 			"src", p.Src, "sport", p.SrcPort, "dst", p.Dst, "dport", p.DstPort, "queue", p.Queue)
 	}
-	return v
 }

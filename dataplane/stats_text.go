@@ -14,8 +14,8 @@ func (s Stats) WriteText(w io.Writer) error {
 		mode = "fail-open"
 	}
 	fmt.Fprintf(tw, "packets queued\t%d\t(%s, connmark by %s)\n", s.Queued, mode, s.Mechanism)
-	fmt.Fprintf(tw, "verdicts\taccept %d  drop %d  allow %d  deny %d  inspect %d\n",
-		s.Verdicts[Accept], s.Verdicts[Drop], s.Verdicts[Allow], s.Verdicts[Deny], s.Verdicts[Inspect])
+	fmt.Fprintf(tw, "verdicts\taccept %d  drop %d  allow %d  deny %d  inspect %d  inspect-all %d\n",
+		s.Verdicts[Accept], s.Verdicts[Drop], s.Verdicts[Allow], s.Verdicts[Deny], s.Verdicts[Inspect], s.Verdicts[InspectAll])
 	fmt.Fprintf(tw, "packets\taccepted %d  dropped %d\n", s.Accepted, s.Dropped)
 	fmt.Fprintf(tw, "connections fast-pathed\tallowed %d  denied %d\n", s.Verdicts[Allow], s.Verdicts[Deny])
 	fmt.Fprintf(tw, "errors\tdecode %d  bad messages %d  decider panics %d  verdict %d  send %d  receive %d  overruns %d\n",

@@ -18,13 +18,25 @@ const (
 	// Deny decides the connection: denied. This packet and the rest are
 	// dropped by the kernel; TCP peers get a reset.
 	Deny
-	// Inspect decides the connection: allowed, but every packet is still
-	// queued (for L7 rules on long connections). This packet passes.
+	// Inspect decides the connection: allowed, but its requests are
+	// still queued, for L7 rules checked request by request for the
+	// connection's whole life. This packet passes. From now on the kernel
+	// queues only what the client (the side that opened the connection)
+	// sends: TCP segments that carry data, and every UDP datagram or
+	// other packet in that direction. It passes by itself everything the
+	// server sends and TCP segments without data (pure ACKs, SYN, FIN,
+	// RST). DNS stays queued whole. IPv4 packets with options and IPv6
+	// packets with extension headers are queued (the kernel rule cannot
+	// find their payload cheaply). See docs/dataplane.md.
 	Inspect
+	// InspectAll decides the connection: allowed, but every packet is
+	// still queued, both directions, pure ACKs included (e.g. to see
+	// the server's responses while learning). This packet passes.
+	InspectAll
 	numVerdicts
 )
 
-var verdictNames = [...]string{"accept", "drop", "allow", "deny", "inspect"}
+var verdictNames = [...]string{"accept", "drop", "allow", "deny", "inspect", "inspect-all"}
 
 func (v Verdict) String() string {
 	if v < numVerdicts {
@@ -34,6 +46,10 @@ func (v Verdict) String() string {
 }
 
 // Decider decides what happens to queued packets.
+//
+// A connection's decision can change: a packet of an inspected connection
+// can be answered Deny (the connection is then reset), Allow (fast path
+// from now on), or Inspect / InspectAll (switch what is queued).
 //
 // Decide is called by every queue's reader, concurrently (one goroutine per
 // queue; with CPU fan-out the packets of one connection can arrive on

@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -85,9 +88,22 @@ func (d *Daemon) WaitAttached(veth string, timeout time.Duration) error {
 	}
 }
 
-// Stats asks for the counters (SIGUSR1) and returns them.
+// Snapshot is one line of the daemon's counters: the dataplane's and its
+// static decider's.
+type Snapshot struct {
+	dataplane.Stats
+	Decider dataplane.StaticStats
+}
+
+// Stats asks for the counters (SIGUSR1) and returns the dataplane's.
 func (d *Daemon) Stats() (dataplane.Stats, error) {
-	var s dataplane.Stats
+	s, err := d.Snapshot()
+	return s.Stats, err
+}
+
+// Snapshot asks for the counters (SIGUSR1) and returns them.
+func (d *Daemon) Snapshot() (Snapshot, error) {
+	var s Snapshot
 	before := strings.Count(d.Stdout.String(), "\n")
 	if err := d.Proc.Signal(syscall.SIGUSR1); err != nil {
 		return s, err
@@ -128,4 +144,38 @@ func (d *Daemon) Stop() error {
 func (d *Daemon) Kill() {
 	_ = d.Proc.Signal(syscall.SIGKILL)
 	<-d.Proc.Done()
+}
+
+// CPUTime returns the CPU time the daemon's threads have used so far
+// (/proc/PID/task/*/schedstat, nanoseconds).
+func (d *Daemon) CPUTime() (time.Duration, error) {
+	return ProcessCPU(d.Proc.PID())
+}
+
+// ProcessCPU returns the CPU time the threads of process pid have used so
+// far, from /proc/PID/task/*/schedstat (threads that already exited are not
+// counted).
+func ProcessCPU(pid int) (time.Duration, error) {
+	dir := fmt.Sprintf("/proc/%d/task", pid)
+	tasks, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("dptest: cpu time of pid %d: %w", pid, err)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		b, err := os.ReadFile(filepath.Join(dir, t.Name(), "schedstat"))
+		if err != nil {
+			continue // the thread exited
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return 0, fmt.Errorf("dptest: cpu time of pid %d: empty %s/schedstat", pid, t.Name())
+		}
+		ns, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("dptest: cpu time of pid %d: %s/schedstat %q: %w", pid, t.Name(), b, err)
+		}
+		total += time.Duration(ns)
+	}
+	return total, nil
 }

@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-
 	"net"
 	"net/netip"
 	"os"
@@ -30,26 +27,64 @@ type benchConfig struct {
 	record  string
 	profile string
 	modes   []string
+	tests   []string
+	args    []string // extra daemon arguments for every dataplane mode
 }
+
+// Ports of the servers in the server container.
+const (
+	portIperf = 5201
+	portEcho  = 7100 // one-byte echo: connections/s, round trips
+	portUDP   = 7200 // UDP sink
+	portHTTP  = 8080
+	portRedis = 6379
+)
 
 // modeArgs are the daemon's arguments per mode (nil: no daemon). The
 // dataplane modes run fail-closed so that any packet the queue cannot take
 // is dropped and counted, never silently let through uninspected.
 var modeArgs = map[string][]string{
-	"bare":         nil,
-	"allow":        {"--allow-all", "--fail-closed"},
-	"inspect":      {"--inspect-all", "--fail-closed", "--balance", "cpu"},
-	"inspect-hash": {"--inspect-all", "--fail-closed", "--balance", "hash"},
+	"bare": nil,
+	// bare with conntrack on (the rule Docker puts in FORWARD): what a
+	// real node pays anyway, and part of what the dataplane adds to a
+	// node without it.
+	"conntrack": nil,
+	"allow":     {"--allow-all", "--fail-closed"},
+	// Per-request inspection of the request/response servers: what the
+	// agent does under L7 rules.
+	"inspect": {"--inspect", fmt.Sprintf("tcp/%d", portEcho), "--inspect", fmt.Sprintf("tcp/%d", portHTTP),
+		"--inspect", fmt.Sprintf("tcp/%d", portRedis), "--fail-closed"},
+	"inspect-all":      {"--inspect-all", "--fail-closed", "--balance", "cpu"},
+	"inspect-all-hash": {"--inspect-all", "--fail-closed", "--balance", "hash"},
 }
+
+var modeOrder = []string{"bare", "conntrack", "allow", "inspect", "inspect-all", "inspect-all-hash"}
 
 var modeTitles = map[string]string{
-	"bare":         "bare",
-	"allow":        "allow-all (fast path)",
-	"inspect":      "inspect-all, cpu fan-out",
-	"inspect-hash": "inspect-all, address hash",
+	"bare":             "bare",
+	"conntrack":        "bare + conntrack",
+	"allow":            "allow-all (fast path)",
+	"inspect":          "inspect (per request)",
+	"inspect-all":      "inspect-all, cpu fan-out",
+	"inspect-all-hash": "inspect-all, address hash",
 }
 
-func splitModes(s string) []string {
+// A mode may carry extra daemon arguments after "@", to compare variants
+// side by side: "inspect@--gomaxprocs 1".
+func baseMode(mode string) string {
+	base, _, _ := strings.Cut(mode, "@")
+	return base
+}
+
+func modeTitle(mode string) string {
+	base, extra, ok := strings.Cut(mode, "@")
+	if !ok {
+		return modeTitles[base]
+	}
+	return modeTitles[base] + " [" + extra + "]"
+}
+
+func splitList(s string) []string {
 	var out []string
 	for _, m := range strings.Split(s, ",") {
 		if m = strings.TrimSpace(m); m != "" {
@@ -59,12 +94,23 @@ func splitModes(s string) []string {
 	return out
 }
 
-// metric is one measurement.
+// metric is one reported figure.
 type metric struct {
 	name        string
 	unit        string
 	lowerBetter bool
-	run         func(b *bench) (float64, error)
+}
+
+// test is one measurement: a run yields one value per metric.
+type test struct {
+	key     string
+	metrics []metric
+	modes   []string // the modes it runs in
+	run     func(b *bench) ([]float64, error)
+	// cpu, if set, adds a last metric: the CPU time of the load
+	// generator, the server and the daemon per operation. run then sets
+	// b.ops and b.clientCPU; cpu returns the server's pid.
+	cpu func(b *bench) int
 }
 
 // sample is one measured value and what the queue did meanwhile.
@@ -75,22 +121,33 @@ type sample struct {
 	extra      string
 }
 
+// results[metric name][mode] are the samples.
+type results map[string]map[string][]sample
+
 type bench struct {
 	cfg            benchConfig
 	node           *testenv.Node
 	client, server *testenv.Container
 	udpReceived    atomic.Uint64
 	self           string
+	wrkScript      string
+	redis          *testenv.Process
+	// Set by a run that accounts CPU: operations done, and the load
+	// generator's CPU time.
+	ops       float64
+	clientCPU time.Duration
 }
 
 func runBench(cfg benchConfig) error {
 	for _, m := range cfg.modes {
-		if _, ok := modeArgs[m]; !ok {
-			return fmt.Errorf("unknown mode %q", m)
+		if _, ok := modeArgs[baseMode(m)]; !ok {
+			return fmt.Errorf("unknown mode %q (want some of %s)", m, strings.Join(modeOrder, ","))
 		}
 	}
-	if _, err := exec.LookPath("iperf3"); err != nil {
-		return fmt.Errorf("needs iperf3 (apt-get install iperf3): %w", err)
+	for _, prog := range []string{"iperf3", "wrk", "redis-server", "redis-benchmark"} {
+		if _, err := exec.LookPath(prog); err != nil {
+			return fmt.Errorf("needs %s (scripts/install-deps.sh installs it): %w", prog, err)
+		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -113,40 +170,202 @@ func runBench(cfg benchConfig) error {
 	if err := b.setup(); err != nil {
 		return err
 	}
-	metrics := b.metrics()
-	results := map[string]map[string][]sample{}
-	for _, m := range metrics {
-		results[m.name] = map[string][]sample{}
+	defer os.Remove(b.wrkScript)
+	tests, err := b.selectTests()
+	if err != nil {
+		return err
 	}
+	res := results{}
 	// Interleave: each measurement runs in every mode back to back, so
 	// the load of the machine at that moment hits every mode alike.
 	for run := 1; run <= cfg.runs; run++ {
-		for _, m := range metrics {
-			for _, mode := range cfg.modes {
-				d, err := b.startDaemon(mode, run == cfg.runs)
-				if err != nil {
-					return err
+		for _, t := range tests {
+			for _, mode := range b.modesOf(t) {
+				if err := b.measure(t, mode, run, res); err != nil {
+					return fmt.Errorf("%s, %s: %w", t.key, mode, err)
 				}
-				s, err := b.measure(m, d)
-				if err != nil {
-					_ = stopDaemon(d)
-					return fmt.Errorf("%s, %s: %w", m.name, mode, err)
-				}
-				if err := stopDaemon(d); err != nil {
-					return err
-				}
-				results[m.name][mode] = append(results[m.name][mode], s)
-				fmt.Fprintf(os.Stderr, "run %d/%d  %-48s %-26s %10.2f %-6s (queued %d, queue drops %d%s)\n",
-					run, cfg.runs, m.name, modeTitles[mode], s.value, m.unit, s.queued, s.queueDrops, s.extra)
 			}
 		}
 	}
-	table := b.table(metrics, results)
+	table := b.table(tests, res)
 	fmt.Print(table)
 	if cfg.record != "" {
-		return recordSection(cfg.record, "Dataplane", table)
+		return recordSection(cfg.record, "Dataplane", b.preamble()+"\n"+table)
 	}
 	return nil
+}
+
+// selectTests returns the tests named by -tests (all by default).
+func (b *bench) selectTests() ([]test, error) {
+	all := b.tests()
+	if len(b.cfg.tests) == 0 {
+		return all, nil
+	}
+	var out []test
+	for _, k := range b.cfg.tests {
+		i := slices.IndexFunc(all, func(t test) bool { return t.key == k })
+		if i < 0 {
+			var keys []string
+			for _, t := range all {
+				keys = append(keys, t.key)
+			}
+			return nil, fmt.Errorf("unknown test %q (want some of %s)", k, strings.Join(keys, ","))
+		}
+		out = append(out, all[i])
+	}
+	return out, nil
+}
+
+// modesOf returns the selected modes a test runs in, in table order.
+func (b *bench) modesOf(t test) []string {
+	var out []string
+	for _, m := range b.cfg.modes {
+		if slices.Contains(t.modes, baseMode(m)) {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// measure runs test t once in mode and appends one sample per metric.
+func (b *bench) measure(t test, mode string, run int, res results) error {
+	if baseMode(mode) == "conntrack" {
+		if err := b.setConntrack(true); err != nil {
+			return err
+		}
+		defer b.setConntrack(false)
+	}
+	d, err := b.startDaemon(t, mode, run == b.cfg.runs)
+	if err != nil {
+		return err
+	}
+	s, vals, err := b.measureWith(t, d)
+	if err := errors.Join(err, stopDaemon(d)); err != nil {
+		return err
+	}
+	for i, m := range t.metrics {
+		s.value = vals[i]
+		if res[m.name] == nil {
+			res[m.name] = map[string][]sample{}
+		}
+		res[m.name][mode] = append(res[m.name][mode], s)
+		fmt.Fprintf(os.Stderr, "run %d/%d  %-52s %-26s %10.2f %-6s (queued %d, queue drops %d%s)\n",
+			run, b.cfg.runs, m.name, modeTitle(mode), s.value, m.unit, s.queued, s.queueDrops, s.extra)
+	}
+	return nil
+}
+
+// measureWith runs t once with daemon d (nil: bare) and returns the
+// queue's counters and the values.
+func (b *bench) measureWith(t test, d *dptest.Daemon) (sample, []float64, error) {
+	var s sample
+	var before dataplane.Stats
+	var daemonCPU, serverCPU cpuClock
+	if d != nil {
+		var err error
+		if before, err = d.Stats(); err != nil {
+			return s, nil, err
+		}
+		daemonCPU.start(d.Proc.PID())
+	}
+	if t.cpu != nil {
+		serverCPU.start(t.cpu(b))
+	}
+	b.ops, b.clientCPU = 0, 0
+	vals, err := t.run(b)
+	if err != nil {
+		return s, nil, err
+	}
+	dcpu, err := daemonCPU.stop()
+	if err != nil {
+		return s, nil, err
+	}
+	if t.cpu != nil {
+		scpu, err := serverCPU.stop()
+		if err != nil {
+			return s, nil, err
+		}
+		if b.ops == 0 {
+			return s, nil, fmt.Errorf("%s: no operations counted", t.key)
+		}
+		vals = append(vals, float64((b.clientCPU+scpu+dcpu).Nanoseconds())/1e3/b.ops)
+	}
+	if d != nil {
+		after, err := d.Stats()
+		if err != nil {
+			return s, nil, err
+		}
+		s.queued = after.Queued - before.Queued
+		s.queueDrops = (after.KernelDropped + after.KernelUserDropped) - (before.KernelDropped + before.KernelUserDropped)
+		if after.VerdictMsgs > before.VerdictMsgs {
+			s.extra = fmt.Sprintf(", %.1f packets per verdict message", float64(s.queued)/float64(after.VerdictMsgs-before.VerdictMsgs))
+		}
+		if s.queued > 0 {
+			s.extra += fmt.Sprintf(", daemon %.2f µs CPU per queued packet", float64(dcpu.Nanoseconds())/1e3/float64(s.queued))
+		}
+	}
+	return s, vals, nil
+}
+
+// cpuClock measures a process's CPU time between start and stop.
+type cpuClock struct {
+	pid   int
+	begin time.Duration
+	err   error
+}
+
+func (c *cpuClock) start(pid int) {
+	c.pid = pid
+	c.begin, c.err = dptest.ProcessCPU(pid)
+}
+
+// stop returns the CPU time used since start (0 if never started).
+func (c *cpuClock) stop() (time.Duration, error) {
+	if c.pid == 0 || c.err != nil {
+		return 0, c.err
+	}
+	end, err := dptest.ProcessCPU(c.pid)
+	return end - c.begin, err
+}
+
+// conntrackRule makes the node track connections, as Docker's FORWARD
+// rules do.
+var conntrackRule = []string{"FORWARD", "-m", "conntrack", "--ctstate", "INVALID", "-j", "DROP"}
+
+// setConntrack adds (or deletes) conntrackRule in the node, both families.
+func (b *bench) setConntrack(on bool) error {
+	op := "-D"
+	if on {
+		op = "-I"
+	}
+	for _, prog := range []string{"iptables", "ip6tables"} {
+		if _, err := b.node.Node.Run(context.Background(), prog, append([]string{op}, conntrackRule...)...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) startDaemon(t test, mode string, last bool) (*dptest.Daemon, error) {
+	args, ok := modeArgs[baseMode(mode)]
+	if !ok || args == nil {
+		return nil, nil
+	}
+	args = append(slices.Clone(args), b.cfg.args...)
+	if _, extra, ok := strings.Cut(mode, "@"); ok {
+		args = append(args, strings.Fields(extra)...)
+	}
+	if last && b.cfg.profile != "" && mode != "allow" {
+		args = append(args, "--cpuprofile", fmt.Sprintf("%s.%s.%s", b.cfg.profile, t.key, mode))
+	}
+	return dptest.Start(b.node, b.cfg.bin, args...)
+}
+
+func stopDaemon(d *dptest.Daemon) error {
+	if d == nil {
+		return nil
+	}
+	return d.Stop()
 }
 
 func (b *bench) setup() error {
@@ -155,11 +374,20 @@ func (b *bench) setup() error {
 			return err
 		}
 	}
-	if _, err := b.server.StartProgram(context.Background(), nil, nil, "iperf3", "-s", "-p", "5201"); err != nil {
+	if _, err := b.server.StartProgram(context.Background(), nil, nil, "iperf3", "-s", "-p", fmt.Sprint(portIperf)); err != nil {
+		return err
+	}
+	if err := b.startRedis(); err != nil {
+		return err
+	}
+	if err := b.serveHTTP(); err != nil {
+		return err
+	}
+	if err := b.writeWrkScript(); err != nil {
 		return err
 	}
 	// A one-byte echo server for connections/s and round trips.
-	l, err := b.server.Listen("tcp", ":7100")
+	l, err := b.server.Listen("tcp", fmt.Sprintf(":%d", portEcho))
 	if err != nil {
 		return err
 	}
@@ -185,7 +413,7 @@ func (b *bench) setup() error {
 		}
 	}()
 	// A UDP sink that counts datagrams.
-	pc, err := b.server.ListenPacket("udp", ":7200")
+	pc, err := b.server.ListenPacket("udp", fmt.Sprintf(":%d", portUDP))
 	if err != nil {
 		return err
 	}
@@ -201,294 +429,27 @@ func (b *bench) setup() error {
 			b.udpReceived.Add(1)
 		}
 	}()
-	// Wait for iperf3 to listen.
+	// Wait for iperf3 and redis to listen.
+	for _, port := range []int{portIperf, portRedis} {
+		if err := b.waitListening(port); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *bench) waitListening(port int) error {
 	for i := 0; i < 50; i++ {
-		c, err := b.client.Dial("tcp", b.addr(5201))
+		c, err := b.client.Dial("tcp", b.addr(port))
 		if err == nil {
 			c.Close()
 			return nil
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return errors.New("iperf3 server did not start")
+	return fmt.Errorf("nothing listens on %s after 5s", b.addr(port))
 }
 
 func (b *bench) addr(port int) string {
 	return netip.AddrPortFrom(b.server.IP4, uint16(port)).String()
-}
-
-func (b *bench) metrics() []metric {
-	secs := b.cfg.seconds
-	iperf := func(streams int) func(*bench) (float64, error) {
-		return func(b *bench) (float64, error) {
-			args := []string{"-c", b.server.IP4.String(), "-p", "5201", "-t", fmt.Sprint(secs), "-J", "-P", fmt.Sprint(streams)}
-			ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+20)*time.Second)
-			defer cancel()
-			out, err := b.client.Command(ctx, "iperf3", args...).Output()
-			if err != nil {
-				return 0, fmt.Errorf("iperf3 %v: %w: %s", args, err, out)
-			}
-			var r struct {
-				End struct {
-					SumReceived struct {
-						BitsPerSecond float64 `json:"bits_per_second"`
-					} `json:"sum_received"`
-				} `json:"end"`
-			}
-			if err := json.Unmarshal(out, &r); err != nil {
-				return 0, fmt.Errorf("iperf3 output: %w", err)
-			}
-			return r.End.SumReceived.BitsPerSecond / 1e9, nil
-		}
-	}
-	return []metric{
-		{name: "TCP throughput, 1 stream", unit: "Gbit/s", run: iperf(1)},
-		{name: "TCP throughput, 4 streams", unit: "Gbit/s", run: iperf(4)},
-		{name: "TCP connections/s (4 clients, 1-byte exchange)", unit: "conn/s", run: func(b *bench) (float64, error) {
-			r, err := b.worker("crr", b.addr(7100), 4)
-			if err != nil {
-				return 0, err
-			}
-			return float64(r.Ops) / r.Seconds, nil
-		}},
-		{name: "1-byte request/response round trip", unit: "µs", lowerBetter: true, run: func(b *bench) (float64, error) {
-			r, err := b.worker("rr", b.addr(7100), 1)
-			if err != nil {
-				return 0, err
-			}
-			if r.Ops == 0 {
-				return 0, errors.New("no round trip completed")
-			}
-			return r.Seconds * 1e6 / float64(r.Ops), nil
-		}},
-		{name: "UDP 18-byte datagrams received", unit: "pkt/s", run: func(b *bench) (float64, error) {
-			before := b.udpReceived.Load()
-			r, err := b.worker("udp", b.addr(7200), 1)
-			if err != nil {
-				return 0, err
-			}
-			time.Sleep(200 * time.Millisecond) // let the sink drain
-			got := b.udpReceived.Load() - before
-			return float64(got) / r.Seconds, nil
-		}},
-	}
-}
-
-// worker runs this program's load generator inside the client namespace.
-func (b *bench) worker(kind, addr string, conc int) (workerResult, error) {
-	secs := b.cfg.seconds
-	ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+20)*time.Second)
-	defer cancel()
-	out, err := b.client.Command(ctx, b.self, "-worker", kind, "-addr", addr,
-		"-duration", fmt.Sprintf("%ds", secs), "-concurrency", fmt.Sprint(conc)).Output()
-	var r workerResult
-	if err != nil {
-		return r, fmt.Errorf("worker %s: %w: %s", kind, err, out)
-	}
-	if err := json.Unmarshal(out, &r); err != nil {
-		return r, fmt.Errorf("worker %s output %q: %w", kind, out, err)
-	}
-	if r.Errors > 0 {
-		return r, fmt.Errorf("worker %s: %d failed operations", kind, r.Errors)
-	}
-	return r, nil
-}
-
-func (b *bench) measure(m metric, d *dptest.Daemon) (sample, error) {
-	var before dataplane.Stats
-	var err error
-	if d != nil {
-		if before, err = d.Stats(); err != nil {
-			return sample{}, err
-		}
-	}
-	v, err := m.run(b)
-	if err != nil {
-		return sample{}, err
-	}
-	s := sample{value: v}
-	if d != nil {
-		after, err := d.Stats()
-		if err != nil {
-			return sample{}, err
-		}
-		s.queued = after.Queued - before.Queued
-		s.queueDrops = (after.KernelDropped + after.KernelUserDropped) - (before.KernelDropped + before.KernelUserDropped)
-		if after.VerdictMsgs > before.VerdictMsgs {
-			s.extra = fmt.Sprintf(", %.1f packets per verdict message", float64(s.queued)/float64(after.VerdictMsgs-before.VerdictMsgs))
-		}
-	}
-	return s, nil
-}
-
-func (b *bench) startDaemon(mode string, last bool) (*dptest.Daemon, error) {
-	args, ok := modeArgs[mode]
-	if !ok || args == nil {
-		return nil, nil
-	}
-	if last && mode == "inspect" && b.cfg.profile != "" {
-		args = append(slices.Clone(args), "--cpuprofile", b.cfg.profile)
-	}
-	return dptest.Start(b.node, b.cfg.bin, args...)
-}
-
-func stopDaemon(d *dptest.Daemon) error {
-	if d == nil {
-		return nil
-	}
-	return d.Stop()
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// table renders medians, ratios to bare and the queue's work per mode.
-func (b *bench) table(metrics []metric, results map[string]map[string][]sample) string {
-	var w strings.Builder
-	fmt.Fprintf(&w, "Container to container, bridged test bed, %d runs of %d s each, medians; ratio = mode / bare (for the round trip, bare / mode: higher is better everywhere).\n\n", b.cfg.runs, b.cfg.seconds)
-	w.WriteString("| measurement |")
-	for _, m := range b.cfg.modes {
-		fmt.Fprintf(&w, " %s |", modeTitles[m])
-	}
-	w.WriteString("\n|---|")
-	for range b.cfg.modes {
-		w.WriteString("---|")
-	}
-	w.WriteString("\n")
-	for _, m := range metrics {
-		fmt.Fprintf(&w, "| %s (%s) |", m.name, m.unit)
-		var bare float64
-		if ss, ok := results[m.name]["bare"]; ok {
-			bare = median(values(ss))
-		}
-		for _, mode := range b.cfg.modes {
-			ss := results[m.name][mode]
-			v := median(values(ss))
-			cell := fmtValue(v)
-			if mode != "bare" && bare > 0 && v > 0 {
-				ratio := v / bare
-				if m.lowerBetter {
-					ratio = bare / v
-				}
-				cell += fmt.Sprintf(" (%.2f×)", ratio)
-			}
-			if mode != "bare" {
-				var queued, drops uint64
-				for _, s := range ss {
-					queued += s.queued
-					drops += s.queueDrops
-				}
-				cell += fmt.Sprintf("<br>queued %d, queue drops %d", queued/uint64(max(len(ss), 1)), drops)
-			}
-			fmt.Fprintf(&w, " %s |", cell)
-		}
-		w.WriteString("\n")
-	}
-	w.WriteString(b.targets(results))
-	w.WriteString("\n\"queued\" is the mean number of packets that reached user space during one measurement; \"queue drops\" the total over all runs of the kernel's queue_dropped + queue_user_dropped (the dataplane runs fail-closed here, so nothing overflowing the queue passes uninspected).\n")
-	return w.String()
-}
-
-// targets checks the issue's targets against the medians.
-func (b *bench) targets(results map[string]map[string][]sample) string {
-	ratio := func(metric, mode string) (float64, bool) {
-		bare, ok1 := results[metric]["bare"]
-		got, ok2 := results[metric][mode]
-		if !ok1 || !ok2 || median(values(bare)) == 0 {
-			return 0, false
-		}
-		return median(values(got)) / median(values(bare)), true
-	}
-	// Queue drops during the TCP throughput measurement the target is
-	// about (the UDP flood is reported in the table, not judged here).
-	drops := func(mode string) uint64 {
-		var n uint64
-		for _, s := range results["TCP throughput, 1 stream"][mode] {
-			n += s.queueDrops
-		}
-		return n
-	}
-	var w strings.Builder
-	check := func(what, metric, mode string, min float64, extra string, ok bool) {
-		r, have := ratio(metric, mode)
-		if !have {
-			return
-		}
-		verdict := "met"
-		if r < min || !ok {
-			verdict = "NOT met"
-		}
-		fmt.Fprintf(&w, "| %s | ≥ %.2f× bare%s | %.2f×%s | %s |\n", what, min, extra, r, map[bool]string{true: "", false: ", with queue drops"}[ok], verdict)
-	}
-	w.WriteString("\n| target | wanted | measured | |\n|---|---|---|---|\n")
-	check("established throughput, 1 stream (allow-all)", "TCP throughput, 1 stream", "allow", 0.95, "", true)
-	check("established throughput, 4 streams (allow-all)", "TCP throughput, 4 streams", "allow", 0.95, "", true)
-	check("connections/s (allow-all)", "TCP connections/s (4 clients, 1-byte exchange)", "allow", 0.7, "", true)
-	check("throughput with every packet queued (inspect-all, cpu fan-out)", "TCP throughput, 1 stream", "inspect", 0.5, ", zero queue drops", drops("inspect") == 0)
-	check("throughput with every packet queued (inspect-all, address hash)", "TCP throughput, 1 stream", "inspect-hash", 0.5, ", zero queue drops", drops("inspect-hash") == 0)
-	return w.String()
-}
-
-func values(ss []sample) []float64 {
-	out := make([]float64, len(ss))
-	for i, s := range ss {
-		out[i] = s.value
-	}
-	return out
-}
-
-func fmtValue(v float64) string {
-	switch {
-	case v >= 1000:
-		return fmt.Sprintf("%.0f", v)
-	case v >= 10:
-		return fmt.Sprintf("%.1f", v)
-	}
-	return fmt.Sprintf("%.2f", v)
-}
-
-// recordSection replaces the "## title" section of a Markdown file (or
-// appends it), keeping the other sections.
-func recordSection(path, title, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if len(old) == 0 {
-		old = []byte("# Benchmarks\n\nEach section is written by its `make bench-*` target.\n")
-	}
-	text := string(old)
-	head := "## " + title + "\n"
-	section := head + "\n" + sectionPreamble + "\n" + body
-	start := strings.Index(text, head)
-	if start < 0 {
-		text = strings.TrimRight(text, "\n") + "\n\n" + section
-	} else {
-		end := strings.Index(text[start+len(head):], "\n## ")
-		rest := ""
-		if end >= 0 {
-			rest = text[start+len(head)+end+1:]
-		}
-		text = text[:start] + section + "\n" + rest
-	}
-	return os.WriteFile(path, []byte(strings.TrimRight(text, "\n")+"\n"), 0o644)
-}
-
-var sectionPreamble = "Command: `make bench-dataplane` (runs `go run ./dataplane/internal/benchtool -bin bin/bulkhead -runs 3 -seconds 4 -record BENCHMARKS.md` as root). Tools: iperf3 (Debian) for throughput; the benchtool's own Go load generator, run inside the client container's namespace, for connections/s, round trips and UDP. The daemon is `bulkhead dataplane` in the node namespace with `--queues` = CPUs (" + fmt.Sprint(numCPU()) + " here).\n"
-
-func numCPU() int {
-	b, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return 0
-	}
-	return bytes.Count(b, []byte("processor\t:"))
 }

@@ -47,6 +47,12 @@ type mmsghdr struct {
 // Conn is a netlink socket bound to one queue. Recv and Send are for one
 // goroutine (the queue's reader); Close may be called from any goroutine
 // and unblocks a Recv in progress.
+//
+// The socket is non-blocking and Recv waits in Go's network poller. The
+// receive and verdict system calls themselves are raw (no scheduler
+// hand-off): neither blocks, and telling the Go scheduler about each one
+// wakes its monitor thread, which measured as a fifth of the reader's CPU
+// time under per-request load.
 type Conn struct {
 	fd    int
 	file  *os.File
@@ -59,11 +65,14 @@ type Conn struct {
 	hdrs []mmsghdr
 	iovs []unix.Iovec
 
-	// results of the recvmmsg callback, kept in the struct so that the
-	// callback closure is built once.
-	rn     int
-	rerr   error
-	readFn func(fd uintptr) bool
+	// Results of the callbacks, kept in the struct so that the callback
+	// closures are built once.
+	rn      int
+	rerr    error
+	readFn  func(fd uintptr) bool
+	out     []byte
+	werr    error
+	writeFn func(fd uintptr) bool
 
 	cfgBuf []byte
 
@@ -115,6 +124,7 @@ func Open(opts Options) (*Conn, error) {
 		c.hdrs[i].hdr.SetIovlen(1)
 	}
 	c.readFn = c.recvmmsg
+	c.writeFn = c.write
 	return c, nil
 }
 
@@ -128,19 +138,19 @@ func (c *Conn) RcvBuf() (int, error) {
 	return n, errors.Join(err, gerr)
 }
 
+// recvmmsg is the poller's read callback: false means "wait for
+// readiness, then call again". It always tries first: the poller clears
+// its readiness when a read starts, so a message that arrived while the
+// last burst was being answered is found only by trying.
 func (c *Conn) recvmmsg(fd uintptr) bool {
-	n, _, e := unix.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), unix.MSG_DONTWAIT, 0, 0)
-	if e == unix.EAGAIN {
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&c.hdrs[0])), uintptr(len(c.hdrs)), unix.MSG_DONTWAIT, 0, 0)
+	switch e {
+	case unix.EAGAIN, unix.EINTR:
 		return false
-	}
-	if e == unix.EINTR {
-		return false
-	}
-	c.rn = int(n)
-	c.rerr = nil
-	if e != 0 {
-		c.rn = 0
-		c.rerr = e
+	case 0:
+		c.rn, c.rerr = int(n), nil
+	default:
+		c.rn, c.rerr = 0, e
 	}
 	return true
 }
@@ -174,17 +184,37 @@ func (c *Conn) Message(i int) (b []byte, truncated bool) {
 	return c.buf[i*c.size : i*c.size+n], truncated
 }
 
-// Send writes b (one or more complete netlink messages) to the kernel.
+// Send writes b (one or more complete netlink messages) to the kernel. It
+// holds the descriptor while writing, so a concurrent Close cannot hand
+// its number to another file mid-write.
 func (c *Conn) Send(b []byte) error {
+	if len(b) == 0 {
+		return nil
+	}
+	c.out, c.werr = b, nil
+	err := c.rc.Write(c.writeFn)
+	c.out = nil
+	if err == nil {
+		err = c.werr
+	}
+	if err != nil {
+		return fmt.Errorf("nfq: send %d bytes to queue %d: %w", len(b), c.queue, err)
+	}
+	return nil
+}
+
+// write is the poller's write callback. A netlink message to the kernel is
+// processed inside the call and never waits for buffer space.
+func (c *Conn) write(fd uintptr) bool {
 	for {
-		_, err := unix.Write(c.fd, b)
-		if err == unix.EINTR {
+		_, _, e := unix.RawSyscall(unix.SYS_WRITE, fd, uintptr(unsafe.Pointer(&c.out[0])), uintptr(len(c.out)))
+		if e == unix.EINTR {
 			continue
 		}
-		if err != nil {
-			return fmt.Errorf("nfq: send %d bytes to queue %d: %w", len(b), c.queue, err)
+		if e != 0 {
+			c.werr = e
 		}
-		return nil
+		return true
 	}
 }
 

@@ -1,0 +1,250 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+)
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func values(ss []sample) []float64 {
+	out := make([]float64, len(ss))
+	for i, s := range ss {
+		out[i] = s.value
+	}
+	return out
+}
+
+func fmtValue(v float64) string {
+	switch {
+	case v >= 1000:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// ratio is the median of mode over the median of bare for metric (for a
+// lower-is-better metric, bare over mode when better is true: higher is
+// better either way).
+func (r results) ratio(metric, mode string, lowerBetter bool) (float64, bool) {
+	bare, got := median(values(r[metric]["bare"])), median(values(r[metric][mode]))
+	if bare == 0 || got == 0 {
+		return 0, false
+	}
+	if lowerBetter {
+		return bare / got, true
+	}
+	return got / bare, true
+}
+
+// table renders medians, ratios to bare and the queue's work per mode.
+func (b *bench) table(tests []test, res results) string {
+	var w strings.Builder
+	fmt.Fprintf(&w, "Container to container, bridged test bed, %d runs of %d s each, medians; ratio = mode / bare (for latencies, bare / mode: higher is better everywhere; — = not measured in that mode).\n\n", b.cfg.runs, b.cfg.seconds)
+	w.WriteString("| measurement |")
+	for _, m := range b.cfg.modes {
+		fmt.Fprintf(&w, " %s |", modeTitle(m))
+	}
+	w.WriteString("\n|---|")
+	for range b.cfg.modes {
+		w.WriteString("---|")
+	}
+	w.WriteString("\n")
+	for _, t := range tests {
+		for _, m := range t.metrics {
+			fmt.Fprintf(&w, "| %s (%s) |", m.name, m.unit)
+			for _, mode := range b.cfg.modes {
+				ss, ok := res[m.name][mode]
+				if !ok {
+					w.WriteString(" — |")
+					continue
+				}
+				cell := fmtValue(median(values(ss)))
+				if r, ok := res.ratio(m.name, mode, m.lowerBetter); ok && mode != "bare" {
+					cell += fmt.Sprintf(" (%.2f×)", r)
+				}
+				if mode != "bare" {
+					var queued, drops uint64
+					for _, s := range ss {
+						queued += s.queued
+						drops += s.queueDrops
+					}
+					cell += fmt.Sprintf("<br>queued %d, queue drops %d", queued/uint64(max(len(ss), 1)), drops)
+				}
+				fmt.Fprintf(&w, " %s |", cell)
+			}
+			w.WriteString("\n")
+		}
+	}
+	w.WriteString(b.targets(res))
+	w.WriteString("\n\"CPU-bound\" is bare / mode of the CPU time per operation (load generator + server + daemon, from their schedstat and rusage): the rate ratio when the machine's CPUs are the limit, which is what a 2-CPU machine running the load generator, the server and the daemon is. The rate and latency figures of one run move by ±20 %, p99 much more, with the other work on this shared machine; the CPU per operation moves by a few per cent.\n")
+	w.WriteString("\n\"queued\" is the mean number of packets that reached user space during one measurement (for wrk and redis-benchmark, one measurement covers the whole run); \"queue drops\" the total over all runs of the kernel's queue_dropped + queue_user_dropped (the dataplane runs fail-closed here, so nothing overflowing the queue passes uninspected).\n")
+	return w.String()
+}
+
+// targets checks the targets against the medians.
+func (b *bench) targets(res results) string {
+	// Queue drops during the measurement a target is about.
+	drops := func(metric, mode string) uint64 {
+		var n uint64
+		for _, s := range res[metric][mode] {
+			n += s.queueDrops
+		}
+		return n
+	}
+	var w strings.Builder
+	// check compares a ratio to bare with want (ratio ≥ want) or, for a
+	// latency, mode/bare ≤ want. With cpuMetric, a rate is also judged by
+	// the CPU it costs per operation: bare/mode CPU is the rate ratio the
+	// mode reaches when the machine is CPU-bound, whatever this run's noise
+	// (other work on a shared machine moves single rate figures by ±20 %),
+	// and the lower of the two counts.
+	check := func(what, metric, mode string, want float64, latency, noDrops bool, cpuMetric string) {
+		if _, ok := res[metric][mode]; !ok {
+			return
+		}
+		r, ok := res.ratio(metric, mode, false)
+		if !ok {
+			return
+		}
+		met := r >= want
+		wanted := fmt.Sprintf("≥ %.2f× bare", want)
+		if latency {
+			met = r <= want
+			wanted = fmt.Sprintf("≤ %.2f× bare", want)
+		}
+		got := fmt.Sprintf("%.2f×", r)
+		if cpuMetric != "" {
+			if c, ok := res.ratio(cpuMetric, mode, true); ok {
+				got += fmt.Sprintf(" (CPU-bound: %.2f×)", c)
+				met = met && c >= want
+			}
+		}
+		if noDrops {
+			wanted += ", zero queue drops"
+			if d := drops(metric, mode); d > 0 {
+				met = false
+				got += fmt.Sprintf(", %d queue drops", d)
+			}
+		}
+		verdict := "met"
+		if !met {
+			verdict = "NOT met"
+		}
+		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", what, wanted, got, verdict)
+	}
+	w.WriteString("\n| target | wanted | measured | |\n|---|---|---|---|\n")
+	check("established throughput, 1 stream (allow-all)", mThroughput1, "allow", 0.95, false, false, "")
+	check("established throughput, 4 streams (allow-all)", mThroughput4, "allow", 0.95, false, false, "")
+	check("connections/s (allow-all)", mConnRate, "allow", 0.7, false, false, mConnCPU)
+	check("throughput with every packet queued (inspect-all, cpu fan-out)", mThroughput1, "inspect-all", 0.5, false, true, "")
+	check("throughput with every packet queued (inspect-all, address hash)", mThroughput1, "inspect-all-hash", 0.5, false, true, "")
+	check("HTTP requests/s, inspected per request (headroom for the agent)", mHTTPRate, "inspect", 0.95, false, true, mHTTPCPU)
+	check("HTTP p99 latency, inspected per request (the agent's bound)", mHTTPP99, "inspect", 1.2, true, false, "")
+	check("redis GET requests/s, inspected per request", mRedisGet, "inspect", 0.95, false, true, mRedisCPU)
+	check("redis SET requests/s, inspected per request", mRedisSet, "inspect", 0.95, false, true, mRedisCPU)
+	check("redis GET p99 latency, inspected per request", mRedisGetP99, "inspect", 1.2, true, false, "")
+	check("redis SET p99 latency, inspected per request", mRedisSetP99, "inspect", 1.2, true, false, "")
+	return w.String()
+}
+
+// recordSection replaces the "## title" section of a Markdown file (or
+// appends it), keeping the other sections.
+func recordSection(path, title, body string) error {
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if len(old) == 0 {
+		old = []byte("# Benchmarks\n\nEach section is written by its `make bench-*` target.\n")
+	}
+	text := string(old)
+	head := "## " + title + "\n"
+	section := head + "\n" + body
+	start := strings.Index(text, head)
+	if start < 0 {
+		text = strings.TrimRight(text, "\n") + "\n\n" + section
+	} else {
+		end := strings.Index(text[start+len(head):], "\n## ")
+		rest := ""
+		if end >= 0 {
+			rest = text[start+len(head)+end+1:]
+		}
+		text = text[:start] + section + "\n" + rest
+	}
+	return os.WriteFile(path, []byte(strings.TrimRight(text, "\n")+"\n"), 0o644)
+}
+
+// preamble says how the table was made.
+func (b *bench) preamble() string {
+	cmd := fmt.Sprintf("go run ./dataplane/internal/benchtool -bin bin/bulkhead -runs %d -seconds %d", b.cfg.runs, b.cfg.seconds)
+	makeCmd := "make bench-dataplane"
+	if b.cfg.runs != 3 {
+		makeCmd += fmt.Sprintf(" BENCH_DATAPLANE_RUNS=%d", b.cfg.runs)
+	}
+	if b.cfg.seconds != 4 {
+		makeCmd += fmt.Sprintf(" BENCH_DATAPLANE_SECONDS=%d", b.cfg.seconds)
+	}
+	var flags []string
+	if len(b.cfg.tests) > 0 {
+		flags = append(flags, "-tests "+strings.Join(b.cfg.tests, ","))
+	}
+	if !slices.Equal(b.cfg.modes, modeOrder) {
+		flags = append(flags, "-modes "+strings.Join(b.cfg.modes, ","))
+	}
+	if len(b.cfg.args) > 0 {
+		flags = append(flags, fmt.Sprintf("-daemon-args %q", strings.Join(b.cfg.args, " ")))
+	}
+	if len(flags) > 0 {
+		cmd += " " + strings.Join(flags, " ")
+		makeCmd += fmt.Sprintf(" BENCH_DATAPLANE_FLAGS='%s'", strings.Join(flags, " "))
+	}
+	cmd += " -record BENCHMARKS.md"
+	return fmt.Sprintf("Command: `%s` (runs `%s` as root). "+
+		"Tools: iperf3 (Debian) for throughput; wrk (Debian; %d threads, %d keep-alive connections, GET of a %d-byte JSON document from a Go net/http server) "+
+		"and redis-benchmark (Debian redis-tools; %d clients, keep-alive, GET and SET against redis-server %s) for request rates and latencies; "+
+		"the benchtool's own Go load generator, run inside the client container's namespace, for connections/s, round trips and UDP. "+
+		"The daemon is `bulkhead dataplane` in the node namespace with `--queues` = CPUs (%d here). "+
+		"Modes: allow-all decides every connection Allow on its first packet; inspect decides the echo, HTTP and redis connections Inspect "+
+		"(every request reaches user space; `--inspect tcp/PORT`), the others Allow; inspect-all decides every connection InspectAll (every packet queued). "+
+		"What the figures mean, and why some targets are out of reach: docs/dataplane.md, section Performance.\n",
+		makeCmd, cmd, wrkThreads, wrkConnections, len(httpBody), redisClients, redisVersion(), numCPU())
+}
+
+func redisVersion() string {
+	out, err := exec.Command("redis-server", "--version").Output()
+	if err != nil {
+		return "(version unknown)"
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if v, ok := strings.CutPrefix(f, "v="); ok {
+			return v
+		}
+	}
+	return "(version unknown)"
+}
+
+func numCPU() int {
+	b, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return 0
+	}
+	return bytes.Count(b, []byte("processor\t:"))
+}
