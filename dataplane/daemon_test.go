@@ -25,7 +25,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	bulkheadBin = os.Getenv("BULKHEAD_BIN")
 	cleanup := func() {}
-	if bulkheadBin == "" && os.Geteuid() == 0 && !testing.Short() {
+	if bulkheadBin == "" && os.Geteuid() == 0 {
 		dir, err := os.MkdirTemp("", "bulkhead-dataplane-test")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -46,12 +46,10 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// requireIntegration skips unless the test can build namespaces.
+// requireIntegration skips, saying why, when the test cannot build
+// namespaces (not root).
 func requireIntegration(t *testing.T) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("skipping: integration test (builds network namespaces, runs the daemon); run without -short")
-	}
 	testenv.RequireRoot(t)
 }
 
