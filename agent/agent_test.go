@@ -24,6 +24,7 @@ import (
 	"bulkhead.dev/bulkhead/agent/metrics"
 	"bulkhead.dev/bulkhead/agent/modes"
 	"bulkhead.dev/bulkhead/agent/state"
+	"bulkhead.dev/bulkhead/policy"
 )
 
 // fakeLoader reads "group=mode" lines; a file containing "bad" does not
@@ -106,7 +107,7 @@ func TestAgentLifecycle(t *testing.T) {
 		t.Errorf("status = %+v", st)
 	}
 	wantChecks := []api.Check{
-		{Name: "policy", OK: true, Detail: "2 rules from 1 files"},
+		{Name: "policy", OK: true, Detail: "2 rules from 1 file"},
 		{Name: "dataplane", OK: true, Detail: "attached to 0 interfaces (connmark by repeat, fail-open)"},
 	}
 	if diff := cmp.Diff(wantChecks, st.Checks); diff != "" {
@@ -358,5 +359,101 @@ func TestFlowsMostRecentFirst(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flows (-want +got):\n%s", diff)
+	}
+}
+
+// TestEmptyPolicyDirectory: a policy directory without a policy file is
+// the empty policy in the default mode, ready, like a path that does not
+// exist; it stays so on reload until a policy file appears; once a policy
+// is in force, emptying the directory does not switch enforcement off.
+func TestEmptyPolicyDirectory(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	cfg := testConfig(t, dir)
+	cfg.Metrics.Listen = ""
+	cfg.Policy = filepath.Join(dir, "policy")
+	// Nothing the policy package would read: no *.yaml or *.yml file.
+	for _, p := range []string{"README.txt", ".hidden.yaml", "old.yaml/keep"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(cfg.Policy, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(cfg.Policy, p), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, c := startAgent(t, cfg, nil)
+	want := api.Check{Name: "policy", OK: true, Detail: "no policy file (*.yaml, *.yml) in " + cfg.Policy + ": empty policy in the default mode"}
+	check := func(what string) {
+		t.Helper()
+		st, err := c.Status(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, st.Checks[0]); diff != "" || !st.Ready {
+			t.Errorf("%s: policy check (-want +got):\n%s(ready %v)", what, diff, st.Ready)
+		}
+	}
+	check("start")
+	if _, err := c.ReloadPolicy(ctx); err != nil {
+		t.Errorf("reload of the still empty directory: %v", err)
+	}
+	check("reload")
+
+	file := filepath.Join(cfg.Policy, "shop.yaml")
+	pol := "apiVersion: bulkhead.dev/v1alpha1\nkind: Policy\nmetadata: {name: shop}\nspec:\n  groups:\n    - {name: api, selector: {matchLabels: {app: api}}}\n"
+	if err := os.WriteFile(file, []byte(pol), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.ReloadPolicy(ctx)
+	if err != nil || !info.Loaded || info.Groups != 1 {
+		t.Fatalf("reload with a policy file: %+v, %v", info, err)
+	}
+	want.Detail = "0 rules from 1 file"
+	check("policy loaded")
+
+	os.Remove(file)
+	if _, err := c.ReloadPolicy(ctx); err == nil {
+		t.Error("reload of an emptied directory took the empty policy in place of the one in force")
+	}
+	st, _ := c.Status(ctx)
+	if !st.Policy.Loaded || st.Policy.Groups != 1 {
+		t.Errorf("policy in force after the refused reload: %+v", st.Policy)
+	}
+}
+
+// TestAbsentPolicyMatchesLoader: the agent calls a directory empty exactly
+// when the policy package finds no policy file in it.
+func TestAbsentPolicyMatchesLoader(t *testing.T) {
+	tests := map[string][]string{
+		"empty":             nil,
+		"other files":       {"README.md", "policy.json"},
+		"hidden":            {".shop.yaml", ".x.yml"},
+		"directories":       {"shop.yaml/", "x.yml/"},
+		"a yaml file":       {"shop.yaml"},
+		"a yml file":        {"shop.yml"},
+		"mixed":             {"README.md", ".hidden.yaml", "b.yml"},
+		"upper-case suffix": {"SHOP.YAML"},
+	}
+	for name, files := range tests {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			for _, f := range files {
+				p := filepath.Join(dir, f)
+				if strings.HasSuffix(f, "/") {
+					if err := os.Mkdir(p, 0o755); err != nil {
+						t.Fatal(err)
+					}
+					continue
+				}
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := policy.ReadSources(dir)
+			loaderEmpty := err != nil && strings.Contains(err.Error(), "no *.yaml or *.yml file")
+			if agentEmpty := absentPolicy(dir) != ""; agentEmpty != loaderEmpty {
+				t.Errorf("absentPolicy says empty %v; policy.ReadSources: %v", agentEmpty, err)
+			}
+		})
 	}
 }

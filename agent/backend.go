@@ -56,20 +56,20 @@ func (b backend) Ready(context.Context) []api.Check {
 	switch {
 	case info.Loaded:
 		pc.OK = true
-		pc.Detail = fmt.Sprintf("%d rules from %d files", info.Rules, len(info.Files))
+		pc.Detail = api.Count(info.Rules, "rule") + " from " + api.Count(len(info.Files), "file")
 		if info.FromState {
 			pc.Detail += " (last good policy from the state directory)"
 		}
 	case a.loader != nil && info.LastError == "":
 		pc.OK = true
-		pc.Detail = "no policy at " + info.Source + ": empty policy in the default mode"
+		pc.Detail = info.Absent + ": empty policy in the default mode"
 	default:
 		pc.Detail = info.LastError
 	}
 	dp := b.dataplane()
 	dc := api.Check{Name: "dataplane", OK: dp.Attached, Detail: dp.Detail}
 	if dp.Attached {
-		dc.Detail = fmt.Sprintf("attached to %d interfaces (%s)", dp.Interfaces, dp.Detail)
+		dc.Detail = fmt.Sprintf("attached to %s (%s)", api.Count(dp.Interfaces, "interface"), dp.Detail)
 	}
 	return []api.Check{pc, dc}
 }

@@ -27,7 +27,7 @@ var bulkheadBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	bin, cleanup, err := testbin.Build()
+	bin, cleanup, err := testenv.Binary()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "agent tests:", err)
 		os.Exit(1)
@@ -118,7 +118,7 @@ func TestAgentBinary(t *testing.T) {
 
 	// The CLI verbs.
 	code, out, errOut := run(t, "status", "--api", sock)
-	if code != 0 || !strings.Contains(out, "test-node") || !strings.Contains(out, "[+] dataplane  attached to 1 interfaces") {
+	if code != 0 || !strings.Contains(out, "test-node") || !strings.Contains(out, "[+] dataplane  attached to 1 interface ") {
 		t.Errorf("status: %d\n%s%s", code, out, errOut)
 	}
 	if code, out, _ = run(t, "workloads", "--api", sock); code != 0 || !strings.Contains(out, "web ") {
@@ -141,10 +141,11 @@ func TestAgentBinary(t *testing.T) {
 	if code, _, errOut = run(t, "mode", "--api", sock, "ghost", "enforce"); code != 2 || !strings.Contains(errOut, `unknown mode "enforce"`) {
 		t.Errorf("mode ghost enforce: %d %q", code, errOut)
 	}
-	// A policy path that does not exist is refused on reload (deleting the
-	// policy does not switch enforcement off).
-	if code, _, errOut = run(t, "policy", "reload", "--api", sock); code != 1 || !strings.Contains(errOut, "no-policy: read policy") {
-		t.Errorf("policy reload: %d %q", code, errOut)
+	// A policy path that does not exist keeps the empty policy on reload
+	// (with a policy in force it would be refused: TestEmptyPolicyDirectory).
+	if code, out, errOut = run(t, "policy", "reload", "--api", sock); code != 0 ||
+		out != "no policy at "+filepath.Join(dir, "no-policy")+": the empty policy in the default mode stays in force\n" {
+		t.Errorf("policy reload: %d %q %q", code, out, errOut)
 	}
 	waitFor(t, "the agent_start event", func() bool {
 		code, out, _ = run(t, "events", "--api", sock, "--json")

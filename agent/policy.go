@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/agent/config"
@@ -53,7 +54,8 @@ type policyState struct {
 // loadInitialPolicy puts a policy in force at start-up: the configured one;
 // when it fails, the last good one from the state directory (and in
 // fail-closed mode that is required before anything else starts); when the
-// configured path does not exist, the empty policy in the default mode.
+// configured path does not exist, or is a directory without a policy file,
+// the empty policy in the default mode.
 func (a *Agent) loadInitialPolicy() error {
 	path := a.cfg.Policy
 	if a.loader == nil {
@@ -62,11 +64,11 @@ func (a *Agent) loadInitialPolicy() error {
 		a.log.Warn("agent: no policy engine wired; running with an empty policy in the default mode", "default_mode", a.cfg.DefaultMode)
 		return nil
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		a.setPolicyState(policyState{info: api.PolicyInfo{Source: path}})
+	if why := absentPolicy(path); why != "" {
+		a.setPolicyState(policyState{info: api.PolicyInfo{Source: path, Absent: why}})
 		a.modes.SetPolicy(a.cfg.DefaultMode, nil)
 		a.setBasePlan(nil)
-		a.log.Info("agent: no policy at the configured path; empty policy in the default mode", "path", path, "default_mode", a.cfg.DefaultMode)
+		a.log.Info("agent: "+why+"; empty policy in the default mode", "path", path, "default_mode", a.cfg.DefaultMode)
 		return nil
 	}
 	lp, err := a.loader.Load(path)
@@ -128,7 +130,7 @@ func (a *Agent) installPolicy(lp *LoadedPolicy, fromState bool) {
 	}
 	a.metrics.PolicyLoaded(lp.Rules, modeNames)
 	a.emit(events.Event{Type: events.PolicyReload,
-		Message: fmt.Sprintf("%d files, %d groups, %d rules%s", len(lp.Files), len(lp.Groups), lp.Rules, map[bool]string{true: " (last good policy from the state directory)"}[fromState])})
+		Message: info.Summary() + map[bool]string{true: " (last good policy from the state directory)"}[fromState]})
 	for _, c := range changes {
 		a.emit(events.Event{Type: events.ModeChange, Group: c.Group, From: c.From.String(), Mode: c.To.String(), Reason: "policy reload"})
 	}
@@ -137,10 +139,18 @@ func (a *Agent) installPolicy(lp *LoadedPolicy, fromState bool) {
 }
 
 // reloadPolicy loads the configured policy again; on failure the old one
-// stays in force.
+// stays in force. While the empty policy is in force, a path that holds no
+// policy keeps it (and clears the error of a policy that failed before);
+// once a policy is in force, a path that holds none is refused like a bad
+// policy (deleting the policy does not switch enforcement off).
 func (a *Agent) reloadPolicy() (api.PolicyInfo, error) {
 	if a.loader == nil {
 		return a.policyInfo(), fmt.Errorf("agent: reload policy: %w (%w)", ErrNoPolicyEngine, api.ErrUnavailable)
+	}
+	if why := absentPolicy(a.cfg.Policy); why != "" && a.Policy() == nil {
+		a.setPolicyState(policyState{info: api.PolicyInfo{Source: a.cfg.Policy, Absent: why}})
+		a.log.Info("agent: reload: "+why+"; the empty policy stays in force", "path", a.cfg.Policy)
+		return a.policyInfo(), nil
 	}
 	lp, err := a.loader.Load(a.cfg.Policy)
 	if err != nil {
@@ -180,4 +190,30 @@ func (a *Agent) Policy() *LoadedPolicy {
 	a.polMu.Lock()
 	defer a.polMu.Unlock()
 	return a.pol.loaded
+}
+
+// absentPolicy says why path holds no policy: it does not exist, or it is
+// a directory with no policy file in it (the policy package reads the
+// *.yaml and *.yml files of a directory, hidden files and subdirectories
+// left out; TestAbsentPolicyMatchesLoader keeps the two in step). "" when
+// there is something to load, or an error the loader will report.
+func absentPolicy(path string) string {
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "no policy at " + path
+	case err != nil || !st.IsDir():
+		return ""
+	}
+	entries, err := os.ReadDir(path)
+	if err != nil {
+		return ""
+	}
+	for _, e := range entries {
+		n := e.Name()
+		if !e.IsDir() && !strings.HasPrefix(n, ".") && (strings.HasSuffix(n, ".yaml") || strings.HasSuffix(n, ".yml")) {
+			return ""
+		}
+	}
+	return "no policy file (*.yaml, *.yml) in " + path
 }

@@ -153,6 +153,26 @@ func (f *Flow) Done() bool {
 	return f.st[0].flags&stStopped != 0 && f.st[1].flags&stStopped != 0
 }
 
+// Stopped reports whether the engine has stopped reading direction dir
+// (the caller's orientation, as for TCP and UDP): what that side sends now
+// is not parsed, so no request (client side) or response (server side)
+// will be reported from it. A direction stops for good when its bytes broke
+// the protocol (the parser's error is a note), a reassembly limit was
+// reached (a note), the parser needs no more bytes (ErrDone: a TLS
+// ClientHello seen, or a switch to bytes it cannot read, such as STARTTLS
+// or an SSLRequest, which the parser notes when it sees it), detection gave
+// up on both sides (StateUnknown), or the flow was released. While the
+// protocol is still undecided, a direction that detection gave up on
+// (nothing it sent matched, or its detection budget is spent) is stopped
+// too: its bytes are parsed only if the other side's bytes decide the
+// protocol later, and then Stopped reports false again. Notes that leave
+// parsing going (NoteConflictingOverlap, NoteGap, a parser's informational
+// notes) do not stop a direction. A zero Flow has not stopped.
+func (f *Flow) Stopped(dir Dir) bool {
+	fl := f.st[dir&1].flags
+	return fl&stStopped != 0 || f.state == StateDetecting && fl&stExhausted != 0
+}
+
 // Summary returns the parser's Summary (analyze's per-protocol JSON), nil
 // when no protocol was detected. Call it before Release.
 func (f *Flow) Summary() any {

@@ -8,6 +8,12 @@ import (
 
 // Contract changes (newest first; parsers must follow them):
 //
+//   - Flow.Stopped(dir): whether the engine stopped reading a direction for
+//     good (parser error, reassembly limit, ErrDone, detection gave up,
+//     Release). Callers ask it instead of matching note strings: a note
+//     says why, Stopped says whether. Parsers need not change: returning an
+//     error or ErrDone from Parse is what stops a direction; informational
+//     notes must not be followed by an error unless parsing really ends.
 //   - ParserConfig.KafkaTopics: state shared by the flows of an engine (the
 //     Kafka topic id → name map, kafkatopics.go). NewEngine fills it when it
 //     is nil; parsers must accept nil (nothing shared). It is the only

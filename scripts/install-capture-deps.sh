@@ -1,7 +1,7 @@
 #!/bin/sh
 # install-capture-deps.sh installs the Debian packages that only the capture
-# makers of the L7 application parsers need (go test ./l7 -run
-# 'TestMakeCapturesApps' -make-captures): real servers and clients for SSH,
+# makers of the L7 application parsers need (make captures, or go test
+# -tags captures ./l7 -run TestMakeCapturesApps): real servers and clients for SSH,
 # MySQL/MariaDB, PostgreSQL, MQTT, Memcached, NATS, AMQP, ZooKeeper, SMTP,
 # IMAP, POP3, FTP, DHCP and NTP. Stored captures are committed and CI does not
 # regenerate them, so neither CI nor "make test" runs this script.

@@ -222,7 +222,12 @@ func (n *Node) setupNode() error {
 		return nil
 	}
 	// br_netfilter makes bridged IPv4/IPv6 traffic traverse iptables, so
-	// rules can match it with physdev. The sysctls are per namespace.
+	// rules can match it with physdev. The sysctls are per namespace. Stock
+	// distribution kernels build it as a module that nothing loads until a
+	// bridge needs it: load it, as Docker does.
+	if err := loadBrNetfilter(); err != nil {
+		return err
+	}
 	for _, k := range []string{"net.bridge.bridge-nf-call-iptables", "net.bridge.bridge-nf-call-ip6tables"} {
 		if err := h.Sysctl(k, "1"); err != nil {
 			return fmt.Errorf("%w (is br_netfilter available? try: modprobe br_netfilter)", err)

@@ -135,6 +135,10 @@ type PolicyInfo struct {
 	Groups    int       `json:"groups"`
 	Rules     int       `json:"rules"`
 	LoadedAt  time.Time `json:"loaded_at,omitzero"`
+	// Absent says why no policy is in force when the configured path holds
+	// none: "no policy at PATH", or "no policy file (*.yaml, *.yml) in DIR".
+	// The agent then runs the empty policy in the default mode.
+	Absent string `json:"absent,omitempty"`
 	// LastError is the error of the last refused reload, if it is more
 	// recent than the policy in force.
 	LastError string `json:"last_error,omitempty"`

@@ -78,7 +78,9 @@ func Status(w io.Writer, s api.Status, now time.Time) error {
 		if p.FromState {
 			from = ", last good copy from the state directory"
 		}
-		fmt.Fprintf(tw, "policy\t%s: %d files, %d groups, %d rules, loaded %s ago%s\n", p.Source, len(p.Files), p.Groups, p.Rules, ago(p.LoadedAt, now), from)
+		fmt.Fprintf(tw, "policy\t%s: %s, loaded %s ago%s\n", p.Source, p.Summary(), ago(p.LoadedAt, now), from)
+	case p.Absent != "":
+		fmt.Fprintf(tw, "policy\tnone in force (%s): empty policy in the default mode\n", p.Absent)
 	default:
 		fmt.Fprintf(tw, "policy\tnone in force (%s): empty policy in the default mode\n", p.Source)
 	}
@@ -87,7 +89,7 @@ func Status(w io.Writer, s api.Status, now time.Time) error {
 	}
 	dp := "not attached"
 	if s.Dataplane.Attached {
-		dp = fmt.Sprintf("attached to %d interfaces, %d queues", s.Dataplane.Interfaces, s.Queues)
+		dp = fmt.Sprintf("attached to %s, %s", api.Count(s.Dataplane.Interfaces, "interface"), api.Count(s.Queues, "queue"))
 	}
 	if s.Dataplane.Detail != "" {
 		dp += " (" + s.Dataplane.Detail + ")"
@@ -95,17 +97,18 @@ func Status(w io.Writer, s api.Status, now time.Time) error {
 	fmt.Fprintf(tw, "dataplane\t%s\n", dp)
 	if c := s.Dataplane.Counters; c != nil {
 		fmt.Fprintf(tw, "  packets\t%d queued: %d accepted, %d dropped; verdicts %s\n", c.Queued, c.Accepted, c.Dropped, counts(c.Verdicts))
-		fmt.Fprintf(tw, "  inspection\t%d flows now; decided without L7: %d capacity, %d wait exceeded, %d unparseable; %d DNS queries dropped\n",
-			c.Inspecting, c.InspectionLimit, c.WaitExceeded, c.InspectionLost, c.DNSDropped)
+		fmt.Fprintf(tw, "  inspection\t%s now; decided without L7: %d capacity, %d wait exceeded, %d unparseable; %s dropped\n",
+			api.Count(c.Inspecting, "flow"), c.InspectionLimit, c.WaitExceeded, c.InspectionLost, api.Count(c.DNSDropped, "DNS query"))
 		if bad := c.DecodeErrors + c.DeciderPanics + c.VerdictErrors + c.Overruns + c.KernelDropped + c.KernelUserDropped; bad > 0 {
-			fmt.Fprintf(tw, "  trouble\t%d undecodable, %d decider panics, %d refused verdicts, %d overruns, %d kernel drops, %d kernel user drops\n",
-				c.DecodeErrors, c.DeciderPanics, c.VerdictErrors, c.Overruns, c.KernelDropped, c.KernelUserDropped)
+			fmt.Fprintf(tw, "  trouble\t%d undecodable, %s, %s, %s, %s, %s\n",
+				c.DecodeErrors, api.Count(c.DeciderPanics, "decider panic"), api.Count(c.VerdictErrors, "refused verdict"),
+				api.Count(c.Overruns, "overrun"), api.Count(c.KernelDropped, "kernel drop"), api.Count(c.KernelUserDropped, "kernel user drop"))
 		}
 	}
 	fmt.Fprintf(tw, "workloads\t%d\n", s.Workloads)
 	fmt.Fprintf(tw, "flows\t%d active of %d; %d created; evicted %s\n", s.Flows.Active, s.Flows.Limit, s.Flows.Created, counts(s.Flows.Evicted))
 	e := s.Events
-	fmt.Fprintf(tw, "events\t%d written, %d dropped, %d evidence files, %d streams\n", e.Written, e.Dropped, e.Evidence, e.Subscribers)
+	fmt.Fprintf(tw, "events\t%d written, %d dropped, %s, %s\n", e.Written, e.Dropped, api.Count(e.Evidence, "evidence file"), api.Count(e.Subscribers, "stream"))
 	return tw.Flush()
 }
 
@@ -234,7 +237,7 @@ func Event(w io.Writer, e events.Event) error {
 	case events.ModeChange, events.Promotion:
 		fmt.Fprintf(&b, " %s: %s → %s", e.Group, e.From, e.Mode)
 	case events.EventsLost:
-		fmt.Fprintf(&b, " %d events lost: this reader was too slow", e.Lost)
+		fmt.Fprintf(&b, " %s lost: this reader was too slow", api.Count(e.Lost, "event"))
 	default:
 		if e.Src.Workload != "" || e.Dst.Workload != "" {
 			fmt.Fprintf(&b, " %s → %s %s", endpoint(e.Src), endpoint(e.Dst), e.Proto)

@@ -27,7 +27,7 @@ func TestOutputs(t *testing.T) {
 		Node: "node-1", Version: "v0.1.0", Started: t0, FailMode: "open", DefaultMode: "learn", Queues: 2,
 		Checks:    []api.Check{{Name: "policy", OK: true, Detail: "9 rules from 2 files"}, {Name: "dataplane", Detail: "not wired"}},
 		Workloads: 3,
-		Policy: api.PolicyInfo{Loaded: true, Source: "/etc/bulkhead/policy/", Files: []string{"a", "b"}, Groups: 4, Rules: 9,
+		Policy: api.PolicyInfo{Loaded: true, Source: "/etc/bulkhead/policy/", Files: []string{"a"}, Groups: 1, Rules: 1,
 			LoadedAt: t0.Add(time.Hour), LastError: "a.yaml:3: rules[0]: bad\na.yaml:4: rules[1]: bad"},
 		Flows:     api.FlowStats{Active: 12, Limit: 262144, Created: 40, Evicted: map[string]uint64{"idle": 20, "capacity": 8}},
 		Events:    api.EventStats{Written: 100, Dropped: 1, Evidence: 2},
@@ -35,10 +35,11 @@ func TestOutputs(t *testing.T) {
 	}, now)
 	b.WriteString("---\n")
 	Status(&b, api.Status{Node: "n", Started: t0, Ready: true, Policy: api.PolicyInfo{Source: "/p"},
-		Dataplane: api.Dataplane{Attached: true, Interfaces: 3, Detail: "connmark by repeat, fail-open", Counters: &api.PacketCounters{
+		Events: api.EventStats{Evidence: 1, Subscribers: 1},
+		Dataplane: api.Dataplane{Attached: true, Interfaces: 1, Detail: "connmark by repeat, fail-open", Counters: &api.PacketCounters{
 			Queued: 120, Accepted: 118, Dropped: 2, Verdicts: map[string]uint64{"accept": 90, "allow": 20, "deny": 2, "inspect": 8},
-			Inspecting: 3, WaitExceeded: 1, DNSDropped: 1, KernelDropped: 4}},
-		Queues: 4, Flows: api.FlowStats{Limit: 10}}, now)
+			Inspecting: 1, WaitExceeded: 1, DNSDropped: 1, KernelDropped: 4, Overruns: 1}},
+		Queues: 1, Flows: api.FlowStats{Limit: 10}}, now)
 	b.WriteString("---\n")
 	Flows(&b, []api.Flow{
 		{Src: ep("frontend", "198.18.0.10", 41000), Dst: ep("api", "198.18.0.11", 8080), Proto: "tcp", App: "http", Verdict: "inspect", Mode: "protect", Rule: "frontend-to-api", Packets: 12, LastSeen: now.Add(-2 * time.Second)},
@@ -70,6 +71,7 @@ func TestOutputs(t *testing.T) {
 		{Time: t0, Type: events.PolicyReload, Message: "2 files, 4 groups, 9 rules"},
 		{Time: t0, Type: events.PolicyReloadFailed, Reason: "a.yaml:3: bad\na.yaml:4: bad"},
 		{Time: t0, Type: events.EventsLost, Lost: 12},
+		{Time: t0, Type: events.EventsLost, Lost: 1},
 		{Time: t0, Type: events.Violation, Src: ep("api", "198.18.0.11", 41000), Dst: ep("partner", "198.19.2.2", 443), Proto: "tcp", App: "grpc",
 			L7: events.L7{GRPCService: "pkg.Orders", GRPCMethod: "Delete", Topic: "t"}, Mode: "monitor"},
 	} {

@@ -86,6 +86,7 @@ func TestL4(t *testing.T) {
 	ping := step{"frontend pings dns", func(h *harness) dataplane.Verdict { return h.icmp(frontend4, dns4).send(true, 0, "ping") }}
 	ping6 := step{"frontend pings dns over IPv6", func(h *harness) dataplane.Verdict { return h.icmp(frontend6, dns6).send(true, 0, "ping") }}
 	pingDenied := step{"api pings db", func(h *harness) dataplane.Verdict { return h.icmp(api4, db4).send(true, 0, "ping") }}
+	pingDenied6 := step{"frontend pings api over IPv6", func(h *harness) dataplane.Verdict { return h.icmp(frontend6, api6).send(true, 0, "ping") }}
 	udp := step{"frontend to db over UDP", func(h *harness) dataplane.Verdict { return h.udp(frontend4, db4, 9000).request("x") }}
 	tests := []struct {
 		mode   policy.Mode
@@ -101,7 +102,8 @@ func TestL4(t *testing.T) {
 		{protectM, ping, dataplane.Allow, nil},
 		{protectM, ping6, dataplane.Allow, nil},
 		{learnM, ping, dataplane.Allow, nil},
-		{protectM, pingDenied, dataplane.Deny, []string{`drop api:local→db:0 icmp mode=protect verdict=deny reason=no rule from api to db allows 1/0 packets=1`}},
+		{protectM, pingDenied, dataplane.Deny, []string{`drop api:local→db:0 icmp mode=protect verdict=deny reason=no rule from api to db allows icmp echo-request packets=1`}},
+		{protectM, pingDenied6, dataplane.Deny, []string{`drop frontend:local→api:0 icmpv6 mode=protect verdict=deny reason=no rule from frontend to api allows icmpv6 echo-request packets=1`}},
 		{protectM, udp, dataplane.Deny, []string{`drop frontend:local→db:9000 udp mode=protect verdict=deny reason=no rule from frontend to db packets=1`}},
 		{learnM, udp, dataplane.Allow, []string{`learned frontend:local→db:9000 udp mode=learn verdict=allow`}},
 	}

@@ -34,7 +34,16 @@
 // DNS is always queued by the dataplane: every query is checked (protect
 // mode drops a query for a name the policy does not allow, that packet
 // only) and every answer feeds the FQDN map, so that FQDN rules and learned
-// FQDN edges work.
+// FQDN edges work. Client bytes that must be checked but carry no query the
+// parser can read are treated like a request whose attributes never came.
+// Whether a client's stream can still be parsed is the l7 engine's answer
+// (l7.Flow.Stopped), never guessed from its notes.
+//
+// Outcomes are counted (bulkhead_connections_total and the graph's verdict
+// counts, Verdicts) under the app the flow ended up with: once when a
+// connection is decided, and once more each time a later request makes
+// its outcome more severe (allowed → reported → denied); a DNS flow when its
+// first query is parsed, and again for each query dropped or reported.
 //
 // Per-flow inspection state (the l7.Flow, the evidence, the wait counters)
 // comes from a pool when a flow first needs it and goes back as soon as the

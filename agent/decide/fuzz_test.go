@@ -27,6 +27,10 @@ func FuzzDecide(f *testing.F) {
 	f.Add(hdr(2, 1, 1, 0, 1, dnsAnswer(f, 1, "a.allowed.example", 1, "a.allowed.example. 60 IN A 198.19.1.20")))
 	f.Add(hdr(1, 2, 0, 0, 0, "ping"))
 	f.Add(hdr(3, 0, 0, byte(dataplane.TCPPsh), 2, "*1\r\n$8\r\nFLUSHALL\r\n"))
+	// A datagram to port 53 that is not DNS, then a query on the same
+	// socket; an allowed request followed by bytes that break HTTP.
+	f.Add(append(hdr(2, 1, 0, 0, 1, "hello, resolver"), hdr(2, 1, 0, 0, 1, dnsQuery(f, 2, "x.evil.example", 1))...))
+	f.Add(hdr(0, 0, 0, byte(dataplane.TCPPsh|dataplane.TCPAck), 0, get("/users/1")+"\x00\x01 \r\n\r\n"))
 	pairs := [][2]int{{0, 1}, {1, 2}, {1, 3}, {0, 2}}
 	hosts := []struct{ v4, v6 string }{{"198.18.0.10", "2001:2:0:1::a"}, {"198.18.0.11", "2001:2:0:1::b"}, {"198.18.0.12", "2001:2:0:1::c"}, {"198.18.0.13", "2001:2:0:1::d"}}
 	ports := []uint16{8080, 53, 6379, 22}

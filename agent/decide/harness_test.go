@@ -226,11 +226,11 @@ func (h *harness) udp(c, s netip.Addr, port uint16) *conn {
 }
 
 func (h *harness) icmp(c, s netip.Addr) *conn {
-	pr := dataplane.ProtoICMP
+	pr, echo := dataplane.ProtoICMP, uint8(8)
 	if c.Is6() {
-		pr = dataplane.ProtoICMPv6
+		pr, echo = dataplane.ProtoICMPv6, 128
 	}
-	return &conn{h: h, proto: pr, client: netip.AddrPortFrom(c, 0), server: netip.AddrPortFrom(s, 0), icmpType: 8}
+	return &conn{h: h, proto: pr, client: netip.AddrPortFrom(c, 0), server: netip.AddrPortFrom(s, 0), icmpType: echo}
 }
 
 // send sends one packet through the fake kernel and returns the verdict

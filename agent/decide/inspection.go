@@ -23,9 +23,10 @@ type inspection struct {
 	// learned graph from this connection (learn mode), newest first.
 	seen  [4]uint64
 	flags inspFlags
-	// lostNote says why the requests can no longer be parsed (inspLost).
-	lostNote string
-	ev       evidence
+	// note is the last note the engine gave about the client's bytes:
+	// when the client's stream stopped being parsed, it says why.
+	note string
+	ev   evidence
 	// call is the context of the l7 call in progress (the sink's view).
 	call call
 }
@@ -33,11 +34,11 @@ type inspection struct {
 type inspFlags uint8
 
 const (
-	// inspLost: the requests can no longer be parsed (a parser error, a
-	// reassembly limit); lostNote says why.
-	inspLost inspFlags = 1 << iota
 	// inspStarted: l7.Flow.Init was called.
-	inspStarted
+	inspStarted inspFlags = 1 << iota
+	// inspLostReported: a DNS flow over TCP whose queries can no longer
+	// be parsed was reported once (its later packets are not).
+	inspLostReported
 )
 
 // call is what the sink needs while the l7 engine parses one packet, and
@@ -87,7 +88,7 @@ func (d *Decider) release(f *flowtable.Flow) {
 	}
 	f.Slot = nil
 	ins.l7.Release()
-	ins.src, ins.dst, ins.gen, ins.waitStart, ins.seen, ins.flags, ins.lostNote = nil, nil, 0, 0, [4]uint64{}, 0, ""
+	ins.src, ins.dst, ins.gen, ins.waitStart, ins.seen, ins.flags, ins.note = nil, nil, 0, 0, [4]uint64{}, 0, ""
 	ins.ev.reset()
 	ins.call = call{}
 	d.pool.Put(ins)

@@ -16,8 +16,17 @@ const (
 	flagDNS uint8 = 1 << iota
 	// flagLearned: the flow was recorded in the learned graph.
 	flagLearned
-	// flagCounted: the flow's outcome was counted (metrics, graph verdicts).
-	flagCounted
+	// flagReported: a DNS flow that no rule allows, let through and
+	// reported when it began (monitor mode): each of its queries counts as
+	// reported at least.
+	flagReported
+)
+
+// The flow's most severe outcome counted so far (metrics, graph verdicts),
+// plus one, in two bits of flowtable.Flow.Flags: 0 when none was.
+const (
+	countedShift = 3
+	countedMask  = uint8(3) << countedShift
 )
 
 // pkt is the context of one Decide call. It lives on the stack: nothing
@@ -252,12 +261,5 @@ func (d *Decider) waitExceeded(x *pkt) bool {
 // moreRequests reports whether more requests may still be parsed on the
 // flow (so inspecting it further can tell something).
 func moreRequests(ins *inspection) bool {
-	if ins == nil || ins.flags&inspLost != 0 || ins.flags&inspStarted == 0 || ins.l7.Done() {
-		return false
-	}
-	switch ins.l7.App() {
-	case l7.TLS, l7.QUIC:
-		return false // the handshake is the only request
-	}
-	return true
+	return ins != nil && ins.flags&inspStarted != 0 && !ins.l7.Stopped(l7.FromClient) && !handshakeOnly(ins.l7.App())
 }

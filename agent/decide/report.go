@@ -32,7 +32,7 @@ func (d *Decider) report(x *pkt, dec *policy.Decision, r *l7.Request, why string
 		// flow's reason text is built.
 		return
 	}
-	text := dec.Reason.String()
+	text := reasonText(x, dec)
 	if why != "" {
 		text = why + ": " + text
 	}
@@ -93,8 +93,24 @@ func (d *Decider) violationGroup(x *pkt, mode policy.Mode) string {
 	return ""
 }
 
-// count counts the flow's outcome: the communication graph metric and the
-// graph API's verdict counts.
+// countOutcome counts the flow's outcome v when it is more severe than the
+// outcomes counted for it so far: a connection counts once when it is
+// first decided, and once more each time a later request makes its outcome
+// more severe (a keep-alive connection allowed, then denied for a
+// forbidden request, counts as allowed and as denied). Counted under the
+// app known by then.
+func (d *Decider) countOutcome(x *pkt, v metrics.EdgeVerdict) {
+	f := x.f
+	level := uint8(v) + 1
+	if v > metrics.EdgeDenied || level <= (f.Flags&countedMask)>>countedShift {
+		return
+	}
+	f.Flags = f.Flags&^countedMask | level<<countedShift
+	d.count(x, v)
+}
+
+// count counts one outcome of the flow: the communication graph metric
+// and the graph API's verdict counts.
 func (d *Decider) count(x *pkt, v metrics.EdgeVerdict) {
 	f := x.f
 	app := l7.App(f.App)

@@ -34,8 +34,11 @@ func (ins *inspection) Request(r *l7.Request) {
 	switch {
 	case dec.Mode == policy.ModeLearn:
 		d.learnRequest(&x, app, r)
-	case dec.Verdict == policy.Violation && isDNS(f) && dec.Reason.Code != policy.ReasonRequest:
-		// A DNS flow's peers and port were reported when it began.
+	case dec.Verdict == policy.Violation && isDNS(f) && dec.Reason.Code != policy.ReasonRequest &&
+		(f.Verdict == flowtable.Undecided || f.Flags&flagReported != 0):
+		// A violation of the DNS flow as a whole (its peers, port or app)
+		// is reported once, when the flow is decided (dnsFlow). A later
+		// query meets one only when the policy changed since.
 	case dec.Verdict == policy.Violation:
 		verdict := "deny"
 		if !dec.Drop() {
@@ -101,33 +104,42 @@ func (ins *inspection) Response(r *l7.Response) {
 
 const dnsTypeCNAME = 5
 
-// Note watches for the engine giving up on a direction (a parser error, a
-// reassembly limit): requests that follow can no longer be checked.
+// Note keeps the last note about the client's bytes: when the client's
+// stream stops being parsed (l7.Flow.Stopped), it says why. Whether it
+// stopped is asked of the engine, not guessed from the note.
 func (ins *inspection) Note(n string) {
-	if !stopNote(n) {
-		return
+	if c := &ins.call; c.d != nil && c.dir == flowtable.FromClient {
+		ins.note = n
 	}
-	ins.flags |= inspLost
-	ins.lostNote = n
 }
 
-// informational are the notes after which the engine goes on parsing
-// requests. Every other note means a direction stopped: the engine's
-// reassembly limits, a parser error, or a switch to bytes it cannot read
-// (TLS upgrades, compression, tunnels): the requests that follow cannot be
-// checked.
-var informational = map[string]bool{
-	l7.NoteConflictingOverlap: true,
-	l7.NoteGap:                true,
-	"records truncated":       true,
-	"http: several Host headers (the first is used)":                               true,
-	"http: both Transfer-Encoding and Content-Length (possible request smuggling)": true,
-	"AMQP 1.0":       true,
-	"CQL v5 framing": true,
-	"quic: CRYPTO data beyond 32 KiB not inspected": true,
+// clientStopped reports whether the engine stopped reading what the
+// client of an inspected flow sends: bytes that broke the protocol, a
+// reassembly limit, a switch to TLS, nothing recognised, or the app's only
+// request seen (a TLS or QUIC handshake).
+func clientStopped(ins *inspection) bool {
+	return ins != nil && ins.flags&inspStarted != 0 && ins.l7.Stopped(l7.FromClient)
 }
 
-// stopNote reports whether a note means the engine stopped reading a
-// direction: its own limit notes and parser errors (any note not known to
-// be informational).
-func stopNote(n string) bool { return !informational[n] }
+// requestsLost reports whether requests that follow on an inspected flow
+// can no longer be parsed: the client stopped being read, and its app's
+// requests go on after the first (not a TLS or QUIC handshake).
+func requestsLost(ins *inspection) bool {
+	return clientStopped(ins) && !handshakeOnly(ins.l7.App())
+}
+
+// handshakeOnly reports whether app's one request is its handshake:
+// nothing that follows is parsed.
+func handshakeOnly(app l7.App) bool { return app == l7.TLS || app == l7.QUIC }
+
+// stoppedWhy says why the client's requests can no longer be checked,
+// after prefix: "request inspection failed (reassembly limit reached)".
+func stoppedWhy(prefix string, ins *inspection) string {
+	switch {
+	case ins.note != "":
+		return prefix + " (" + ins.note + ")"
+	case ins.l7.State() != l7.StateDetected:
+		return prefix + " (no protocol recognised in the client's bytes)"
+	}
+	return prefix + " (the client's bytes are no longer parsed)"
+}

@@ -48,8 +48,9 @@ func (d *Decider) undecided(x *pkt) dataplane.Verdict {
 	case d.waitExceeded(x):
 		d.stats.waitExceeded.Add(1)
 		return d.waitOver(x, dec, "L7 wait exceeded")
-	case ins.flags&inspLost != 0:
-		return d.waitOver(x, dec, "L7 inspection failed ("+ins.lostNote+")")
+	case clientStopped(ins):
+		// The attributes the policy waits for will never be parsed.
+		return d.waitOver(x, dec, stoppedWhy("L7 inspection failed", ins))
 	}
 	return dataplane.Accept
 }
@@ -68,7 +69,7 @@ func (d *Decider) learnReady(x *pkt) bool {
 	case l7.StateUnknown:
 		return true
 	case l7.StateDetected:
-		if policy.KindForApp(ins.l7.App()) == policy.KindNone || ins.l7.Done() || ins.flags&inspLost != 0 {
+		if policy.KindForApp(ins.l7.App()) == policy.KindNone || ins.l7.Done() || clientStopped(ins) {
 			return true
 		}
 	}
@@ -91,13 +92,12 @@ func (d *Decider) inspected(x *pkt) dataplane.Verdict {
 	if c.requests > 0 {
 		return d.afterRequests(x, c.worst)
 	}
-	if ins.flags&inspLost != 0 {
+	if requestsLost(ins) {
 		dec := d.evaluate(x)
 		if dec.Mode == policy.ModeLearn {
 			return d.settle(x, flowtable.Allow, &dec, metrics.EdgeAllowed)
 		}
-		d.stats.lost.Add(1)
-		return d.waitOver(x, dec, "request inspection failed ("+ins.lostNote+")")
+		return d.lost(x, dec)
 	}
 	if !moreRequests(ins) {
 		dec := d.evaluate(x)
@@ -142,6 +142,12 @@ func (d *Decider) conclude(x *pkt, dec policy.Decision) dataplane.Verdict {
 // requests of one packet; worst is the most severe of their decisions.
 func (d *Decider) afterRequests(x *pkt, worst policy.Decision) dataplane.Verdict {
 	more := moreRequests(x.ins)
+	if worst.Mode != policy.ModeLearn && worst.PerRequest && !worst.Drop() && requestsLost(x.ins) {
+		// The requests of this packet pass, but the bytes after them broke
+		// the parser: the requests that follow cannot be checked, and
+		// fast-pathing the connection would let them all through.
+		return d.lost(x, d.evaluate(x))
+	}
 	switch {
 	case worst.Mode == policy.ModeLearn:
 		v := flowtable.Allow
@@ -183,6 +189,14 @@ func (d *Decider) waitOver(x *pkt, dec policy.Decision, why string) dataplane.Ve
 	return d.settle(x, v, &dec, edge)
 }
 
+// lost decides a connection checked request by request whose requests can
+// no longer be parsed: reported, and in protect mode the configured L7 wait
+// verdict applies.
+func (d *Decider) lost(x *pkt, dec policy.Decision) dataplane.Verdict {
+	d.stats.lost.Add(1)
+	return d.waitOver(x, dec, stoppedWhy("request inspection failed", x.ins))
+}
+
 // settle records the flow's decision and returns the packet's verdict.
 func (d *Decider) settle(x *pkt, v flowtable.Verdict, dec *policy.Decision, edge metrics.EdgeVerdict) dataplane.Verdict {
 	d.mark(x, v, dec, edge)
@@ -199,17 +213,18 @@ func (d *Decider) settle(x *pkt, v flowtable.Verdict, dec *policy.Decision, edge
 	return dataplane.Accept
 }
 
-// mark records the flow's decision, and counts its outcome the first time.
+// mark records the flow's decision and counts its outcome.
 func (d *Decider) mark(x *pkt, v flowtable.Verdict, dec *policy.Decision, edge metrics.EdgeVerdict) {
-	f := x.f
+	record(x.f, v, dec)
+	d.countOutcome(x, edge)
+}
+
+// record records the flow's decision.
+func record(f *flowtable.Flow, v flowtable.Verdict, dec *policy.Decision) {
 	f.Verdict = v
 	f.Mode = modes.Mode(dec.Mode)
 	if dec.Rule != "" {
 		f.Rule = dec.Rule
-	}
-	if f.Flags&flagCounted == 0 {
-		f.Flags |= flagCounted
-		d.count(x, edge)
 	}
 }
 

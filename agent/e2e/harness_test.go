@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,6 +18,7 @@ import (
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/agent/internal/testbin"
 	"bulkhead.dev/bulkhead/testenv"
+	"bulkhead.dev/bulkhead/testenv/scenario"
 )
 
 // The test bed: frontend .10, api .11, db .12 (redis-server), dns .13 (a
@@ -86,30 +86,10 @@ func newBedIn(t *testing.T, topo testenv.Topology, extra ...string) *bed {
 	if _, err := b.inet.ServeHTTP(":80", nil); err != nil {
 		t.Fatal(err)
 	}
-	b.startRedis()
-	return b
-}
-
-// startRedis runs a real redis-server in the db container.
-func (b *bed) startRedis() {
-	t := b.t
-	cmd := exec.Command("redis-server", "--port", "6379", "--bind", "0.0.0.0", "--protected-mode", "no",
-		"--save", "", "--appendonly", "no", "--dir", b.dir)
-	if _, err := b.db.Start(cmd); err != nil {
+	if _, err := scenario.StartRedis(context.Background(), b.db, filepath.Join(b.dir, "redis")); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := b.db.Dial("tcp", "127.0.0.1:6379")
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("redis-server did not start: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return b
 }
 
 // agentProc is "bulkhead agent" running in the bed's node namespace.
@@ -120,6 +100,7 @@ type agentProc struct {
 	state, sock    string
 	policy         string
 	client         *api.Client
+	log            *scenario.EventLog
 	args           []string
 }
 
@@ -129,6 +110,7 @@ func (b *bed) startAgent(extra ...string) *agentProc {
 	b.t.Helper()
 	a := &agentProc{b: b, state: filepath.Join(b.dir, "state"), sock: filepath.Join(b.dir, "run", "bh.sock"),
 		policy: filepath.Join(b.dir, "policy")}
+	a.log = scenario.NewEventLog(filepath.Join(a.state, "events", "events.jsonl"))
 	a.args = append([]string{"agent", "--node", "e2e", "--state-dir", a.state, "--api-socket", a.sock,
 		"--metrics-listen", metricsAt.String(), "--policy", a.policy, "--queues", "2",
 		"--set", "identity.netns.stripPrefixes=[" + b.n.Prefix() + "-]", "--set", "state.interval=500ms"}, extra...)
@@ -227,54 +209,34 @@ func run(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	return code, stdout, stderr
 }
 
-// events reads the agent's event log.
+// events reads the agent's event log: every event since the first start.
 func (a *agentProc) events() []events.Event {
-	t := a.b.t
-	t.Helper()
-	f, err := os.Open(filepath.Join(a.state, "events", "events.jsonl"))
+	a.b.t.Helper()
+	evs, err := a.log.Since(0)
 	if err != nil {
-		if os.IsNotExist(err) {
-			return nil
-		}
-		t.Fatal(err)
+		a.b.t.Fatal(err)
 	}
-	defer f.Close()
-	var out []events.Event
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var e events.Event
-		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-			t.Fatalf("event log line %q: %v", sc.Text(), err)
-		}
-		out = append(out, e)
-	}
-	return out
+	return evs
 }
 
 // waitEvent waits for an event matching ok (written after the index from)
-// and returns it.
+// and returns the first.
 func (a *agentProc) waitEvent(what string, from int, ok func(e events.Event) bool) events.Event {
 	t := a.b.t
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		evs := a.events()
-		for _, e := range evs[min(from, len(evs)):] {
-			if ok(e) {
-				return e
-			}
-		}
-		if time.Now().After(deadline) {
-			var lines []string
-			for _, e := range evs[min(from, len(evs)):] {
-				b, _ := json.Marshal(e)
-				lines = append(lines, string(b))
-			}
-			t.Fatalf("no event for %s within 10 s; events since:\n%s", what, strings.Join(lines, "\n"))
-		}
-		time.Sleep(50 * time.Millisecond)
+	evs, err := a.log.Wait(context.Background(), scenario.Mark(from), 10*time.Second, func(e *events.Event) bool { return ok(*e) })
+	if err != nil {
+		t.Fatal(err)
 	}
+	if len(evs) == 0 {
+		var lines []string
+		for _, e := range a.events()[min(from, len(a.events())):] {
+			b, _ := json.Marshal(e)
+			lines = append(lines, string(b))
+		}
+		t.Fatalf("no event for %s within 10 s; events since:\n%s", what, strings.Join(lines, "\n"))
+	}
+	return evs[0]
 }
 
 // loadPolicy writes the agent's policy file and makes it reload it.

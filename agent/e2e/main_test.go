@@ -1,9 +1,12 @@
 // Package e2e_test drives the real "bulkhead agent" binary inside testenv
-// nodes with real clients and servers: learn → generate → protect, attacks,
-// kill -9 and restart, bad policy reloads, FQDN rules through DNS,
-// containers coming and going, a flood of a million flows, and a real
-// Prometheus scraping the agent. Every test needs root (it builds network
-// namespaces) and skips without it.
+// nodes with real clients (curl, redis-cli, dig) and servers: kill -9 and
+// restart, bad policy reloads, FQDN rules through DNS, the routed topology
+// and IPv6, containers coming and going, a flood of a million flows, and a
+// real Prometheus scraping the agent. Learn → generate → protect with the
+// attacks of the demo, checked event by event, is testenv/scenario's
+// TestScenario; this bed reuses its redis-server and event-log reader.
+// Every test needs root (it builds network namespaces) and skips without
+// it.
 package e2e_test
 
 import (
@@ -12,7 +15,7 @@ import (
 	"os"
 	"testing"
 
-	"bulkhead.dev/bulkhead/agent/internal/testbin"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // bulkheadBin is the binary under test: $BULKHEAD_BIN (make test builds
@@ -28,7 +31,7 @@ func TestMain(m *testing.M) {
 	cleanup := func() {}
 	if os.Geteuid() == 0 {
 		var err error
-		if bulkheadBin, cleanup, err = testbin.Build(); err != nil {
+		if bulkheadBin, cleanup, err = testenv.Binary(); err != nil {
 			fmt.Fprintln(os.Stderr, "e2e:", err)
 			os.Exit(1)
 		}

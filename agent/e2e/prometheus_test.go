@@ -6,7 +6,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -89,69 +88,35 @@ func TestPrometheus(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	firing := []string{"BulkheadProtectViolations"}
 	outcomes := srv.CheckAll(ctx, queries, promtest.Vars(srv.Job))
 	t.Logf("query outcomes:\n%s", promtest.Report(outcomes))
-	var fired []string
-	for _, o := range outcomes {
-		switch {
-		case o.Err != nil:
-			t.Errorf("%s: %v", o.Origin, o.Err)
-		case o.Alert != "":
-			if o.HasData() {
-				fired = append(fired, o.Alert)
-			}
-		case !o.HasData():
-			t.Errorf("%s returned no data:\n%s", o.Origin, o.Expanded)
-		}
-	}
-	if diff := cmp.Diff([]string{"BulkheadProtectViolations"}, fired); diff != "" {
-		t.Errorf("alerts whose expression returned data (-want +got):\n%s", diff)
+	for _, p := range promtest.Problems(outcomes, firing) {
+		t.Error(p)
 	}
 
 	// The flow map: one edge per pair the traffic made, with id, source
 	// and target (destinations outside the node by their FQDN group).
 	want := []string{"api->allowed-sites", "api->db", "api->dns", "frontend->api", "frontend->db"}
-	var got []string
-	for _, o := range outcomes {
-		if o.PanelType != "nodeGraph" || o.RefID != "edges" {
-			continue
-		}
-		for _, s := range o.Result.Samples {
-			id, src, dst := s.Labels["id"], s.Labels["source"], s.Labels["target"]
-			if id == "" || src == "" || dst == "" || id != src+"->"+dst {
-				t.Errorf("flow map edge %v lacks a consistent id, source and target", s.Labels)
-			}
-			got = append(got, id)
-		}
+	fm, problems := promtest.FlowMapOf(outcomes)
+	for _, p := range problems {
+		t.Error(p)
 	}
-	slices.Sort(got)
+	var got []string
+	for _, e := range fm.Edges {
+		got = append(got, e.ID)
+	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("flow map edges (-want +got):\n%s", diff)
 	}
 
-	// Every loaded rule evaluates without error.
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		rules, err := srv.RuleHealth(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending := len(rules) == 0
-		for _, r := range rules {
-			switch r.Health {
-			case "ok":
-			case "unknown":
-				pending = true
-			default:
-				t.Errorf("rule %s: health %s: %s", r.Name, r.Health, r.LastError)
-			}
-		}
-		if !pending {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rules not all evaluated after 15 s: %+v", rules)
-		}
-		time.Sleep(250 * time.Millisecond)
+	// Every loaded rule evaluates without error; only the alert for
+	// violations in protect mode is active.
+	problems, err = srv.CheckRules(ctx, firing, 15*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
 	}
 }

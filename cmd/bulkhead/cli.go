@@ -280,7 +280,11 @@ func runPolicyReload(ctx context.Context, args []string, stdout, stderr io.Write
 		if cf.json {
 			return cli.JSON(stdout, info)
 		}
-		_, err = fmt.Fprintf(stdout, "policy reloaded: %d files, %d groups, %d rules\n", len(info.Files), info.Groups, info.Rules)
+		if !info.Loaded && info.Absent != "" {
+			_, err = fmt.Fprintf(stdout, "%s: the empty policy in the default mode stays in force\n", info.Absent)
+			return err
+		}
+		_, err = fmt.Fprintf(stdout, "policy reloaded: %s\n", info.Summary())
 		return err
 	})
 }

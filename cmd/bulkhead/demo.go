@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/testenv/scenario"
 )
 
@@ -117,7 +118,7 @@ func (d *demo) run(ctx context.Context) (err error) {
 	d.teardown()
 	d.summary()
 	if len(d.failures) > 0 {
-		return &exitError{code: 1, err: fmt.Errorf("%d check(s) failed:\n  %s", len(d.failures), strings.Join(d.failures, "\n  "))}
+		return &exitError{code: 1, err: fmt.Errorf("%s failed:\n  %s", api.Count(len(d.failures), "check"), strings.Join(d.failures, "\n  "))}
 	}
 	return nil
 }
@@ -156,7 +157,7 @@ func (d *demo) learn(ctx context.Context) error {
 	for _, c := range st.Status.Checks {
 		d.say("   ready: %s: %s", c.Name, c.Detail)
 	}
-	d.say("   %d iptables and ip6tables rules in its BULKHEAD chains: first packets of every connection go to the agent", st.Rules)
+	d.say("   %s in its BULKHEAD chains: first packets of every connection go to the agent", api.Count(st.Rules, "iptables and ip6tables rule"))
 	for _, wl := range st.Workloads {
 		d.say("   workload %-12s %-28s on %s (named by %s)", wl.Name, labelString(wl.Labels), wl.Interface, wl.Source)
 	}
@@ -180,7 +181,7 @@ func (d *demo) learn(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	d.say("   the agent learned %d edges (%d \"learned\" events in its log):", len(learned.Graph.Edges), len(learned.Events))
+	d.say("   the agent learned %s (%s in its log):", api.Count(len(learned.Graph.Edges), "edge"), api.Count(len(learned.Events), `"learned" event`))
 	d.learnedTable(learned.Graph.Edges)
 
 	d.title("Generate a policy from the learned graph")
@@ -230,9 +231,9 @@ func (d *demo) attacks(ctx context.Context) {
 		verdict := "BLOCKED"
 		if !o.Blocked {
 			verdict = "NOT BLOCKED"
-			d.fail("%s: %d of %d probes reached the target (%s)", a.ID, o.Reached, o.Probes, o.Client)
+			d.fail("%s: %d of %s reached the target (%s)", a.ID, o.Reached, api.Count(o.Probes, "probe"), o.Client)
 		}
-		d.say("      target got:  %d of %d probes → %s", o.Reached, o.Probes, verdict)
+		d.say("      target got:  %d of %s → %s", o.Reached, api.Count(o.Probes, "probe"), verdict)
 		if o.Reported {
 			more := ""
 			if n := len(o.Events); n > 1 {

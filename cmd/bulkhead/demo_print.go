@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/policy/graphview"
 	"bulkhead.dev/bulkhead/policy/learn"
 	"bulkhead.dev/bulkhead/testenv/scenario"
@@ -50,10 +51,7 @@ func (d *demo) summary() {
 	for _, o := range d.outcomes {
 		reported := "no"
 		if o.Reported {
-			reported = fmt.Sprintf("yes (%d events)", len(o.Events))
-			if len(o.Events) == 1 {
-				reported = "yes (1 event)"
-			}
+			reported = "yes (" + api.Count(len(o.Events), "event") + ")"
 		}
 		after := "ok"
 		if !o.After.OK {
@@ -67,7 +65,7 @@ func (d *demo) summary() {
 		d.say("\nEvery attack was blocked and reported, and the shop kept working (%v).", took)
 		return
 	}
-	d.say("\n%d check(s) failed (%v): see FAILED above.", len(d.failures), took)
+	d.say("\n%s failed (%v): see FAILED above.", api.Count(len(d.failures), "check"), took)
 }
 
 func yesNo(b bool) string {

@@ -75,10 +75,11 @@ func TestDemo(t *testing.T) {
 	if testing.Short() {
 		t.Skip("skipping: -short skips the network-namespace tests")
 	}
-	bin, err := scenario.Binary(t.TempDir())
+	bin, cleanup, err := testenv.Binary()
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(cleanup)
 	name := fmt.Sprintf("t%d", os.Getpid())
 	var stdout, stderr syncBuffer
 	cmd := exec.Command(bin, "demo", "--name", name, "--keep")
@@ -217,7 +218,7 @@ func TestDemoSummary(t *testing.T) {
 		"FAILED: scan: 2 of 200 probes reached the target",
 		"lateral movement  compromised → db:6379             yes      yes (1 event)  ok",
 		"port scan         compromised → api, db: 200 ports  NO       no             FAILED",
-		"1 check(s) failed",
+		"1 check failed",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("summary lacks %q:\n%s", want, got)

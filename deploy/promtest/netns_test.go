@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"bulkhead.dev/bulkhead/agent/metrics"
-	"bulkhead.dev/bulkhead/agent/metrics/metricstest"
 	"bulkhead.dev/bulkhead/deploy/promtest"
 	"bulkhead.dev/bulkhead/testenv"
 )
@@ -28,10 +26,7 @@ func TestHarnessInNodeNamespace(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 
-	m, _, _, err := metricstest.New(metrics.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := syntheticMetrics(t)
 	target := netip.AddrPortFrom(testenv.NodeIP4, 9447).String()
 	l, err := node.Node.Listen("tcp", target)
 	if err != nil {
@@ -39,26 +34,12 @@ func TestHarnessInNodeNamespace(t *testing.T) {
 	}
 	hs := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
 	var wg sync.WaitGroup
-	stop := make(chan struct{})
 	wg.Go(func() {
 		if err := hs.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			t.Errorf("serve metrics: %v", err)
 		}
 	})
-	wg.Go(func() {
-		tick := time.NewTicker(100 * time.Millisecond)
-		defer tick.Stop()
-		for round := 1; ; round++ {
-			select {
-			case <-stop:
-				return
-			case <-tick.C:
-				metricstest.Drive(m, round)
-			}
-		}
-	})
 	defer func() {
-		close(stop)
 		hs.Close()
 		wg.Wait()
 	}()

@@ -27,15 +27,14 @@ func requirePrometheus(t *testing.T) {
 	}
 }
 
-// driveWorkload serves a registry fed by the synthetic workload, one round
-// every 100 ms until the test ends, and returns its host:port.
-func driveWorkload(t *testing.T) string {
+// syntheticMetrics returns a registry fed by the synthetic workload, one
+// round every 100 ms until the test ends.
+func syntheticMetrics(t *testing.T) *metrics.Metrics {
 	t.Helper()
 	m, _, _, err := metricstest.New(metrics.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(m.Handler())
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -53,8 +52,16 @@ func driveWorkload(t *testing.T) string {
 	t.Cleanup(func() {
 		close(stop)
 		wg.Wait()
-		srv.Close()
 	})
+	return m
+}
+
+// driveWorkload serves the synthetic workload's metrics on a loopback port
+// until the test ends, and returns its host:port.
+func driveWorkload(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(syntheticMetrics(t).Handler())
+	t.Cleanup(srv.Close)
 	u, err := url.Parse(srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -107,117 +114,44 @@ func checkEverything(ctx context.Context, t *testing.T, srv *promtest.Server) {
 	}
 	outcomes := srv.CheckAll(ctx, queries, promtest.Vars(srv.Job))
 	t.Logf("query outcomes:\n%s", promtest.Report(outcomes))
-
-	var fired []string
-	for _, o := range outcomes {
-		switch {
-		case o.Err != nil:
-			t.Errorf("%s: %v", o.Origin, o.Err)
-		case o.Alert != "":
-			if o.HasData() {
-				fired = append(fired, o.Alert)
-			}
-		case !o.HasData():
-			t.Errorf("%s returned no data:\n%s", o.Origin, o.Expanded)
-		}
-	}
-	if diff := cmp.Diff(alertsExpectedToFire, fired); diff != "" {
-		t.Errorf("alerts whose expression returned data (-want +got):\n%s", diff)
+	for _, p := range promtest.Problems(outcomes, alertsExpectedToFire) {
+		t.Error(p)
 	}
 	checkNodeGraph(t, outcomes)
-	checkRuleHealth(ctx, t, srv)
+	problems, err := srv.CheckRules(ctx, alertsExpectedToFire, 10*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
 }
 
-type edge struct{ Source, Target, Color string }
-
-// checkNodeGraph checks that the flow map's queries return one edge with
-// id, source and target per edge of the synthetic graph, coloured by
-// verdict, and one node with id and title per workload.
+// checkNodeGraph checks that the flow map's queries return one edge per
+// edge of the synthetic graph, coloured by verdict, and one node per
+// workload.
 func checkNodeGraph(t *testing.T, outcomes []promtest.Outcome) {
 	t.Helper()
 	colors := map[metrics.EdgeVerdict]string{metrics.EdgeAllowed: "#73BF69", metrics.EdgeReported: "#FF9830", metrics.EdgeDenied: "#F2495C"}
-	var wantEdges []edge
-	wantNodes := map[string]bool{}
+	var want promtest.FlowMap
+	nodes := map[string]bool{}
 	for _, e := range metricstest.Edges {
-		wantEdges = append(wantEdges, edge{e.Src, e.Dst, colors[e.Verdict]})
-		wantNodes[e.Src], wantNodes[e.Dst] = true, true
+		want.Edges = append(want.Edges, promtest.FlowEdge{ID: e.Src + "->" + e.Dst, Source: e.Src, Target: e.Dst, Color: colors[e.Verdict]})
+		nodes[e.Src], nodes[e.Dst] = true, true
 	}
-	var gotEdges []edge
+	slices.SortFunc(want.Edges, func(a, b promtest.FlowEdge) int { return strings.Compare(a.ID, b.ID) })
+	got, problems := promtest.FlowMapOf(outcomes)
+	for _, p := range problems {
+		t.Error(p)
+	}
 	gotNodes := map[string]bool{}
-	seen := 0
-	for _, o := range outcomes {
-		if o.PanelType != "nodeGraph" {
-			continue
-		}
-		seen++
-		for _, s := range o.Result.Samples {
-			switch o.RefID {
-			case "edges":
-				if want := s.Labels["source"] + "->" + s.Labels["target"]; s.Labels["id"] != want {
-					t.Errorf("edge id %q, want %q", s.Labels["id"], want)
-				}
-				gotEdges = append(gotEdges, edge{s.Labels["source"], s.Labels["target"], s.Labels["color"]})
-			case "nodes":
-				if s.Labels["title"] != s.Labels["id"] || s.Labels["subtitle"] == "" {
-					t.Errorf("node %v: want title = id and a subtitle (its group)", s.Labels)
-				}
-				gotNodes[s.Labels["id"]] = true
-			default:
-				t.Errorf("node graph target %q: want edges or nodes", o.RefID)
-			}
-		}
+	for _, n := range got.Nodes {
+		gotNodes[n.ID] = true
 	}
-	if seen != 2 {
-		t.Fatalf("found %d node graph queries, want 2 (edges, nodes)", seen)
-	}
-	less := func(a, b edge) int { return strings.Compare(a.Source+" "+a.Target, b.Source+" "+b.Target) }
-	slices.SortFunc(wantEdges, less)
-	slices.SortFunc(gotEdges, less)
-	if diff := cmp.Diff(wantEdges, gotEdges); diff != "" {
+	if diff := cmp.Diff(want.Edges, got.Edges); diff != "" {
 		t.Errorf("node graph edges (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(wantNodes, gotNodes); diff != "" {
+	if diff := cmp.Diff(nodes, gotNodes); diff != "" {
 		t.Errorf("node graph nodes (-want +got):\n%s", diff)
-	}
-}
-
-// checkRuleHealth waits until Prometheus has evaluated every loaded rule
-// and checks that none failed and that exactly the expected alerts are
-// active.
-func checkRuleHealth(ctx context.Context, t *testing.T, srv *promtest.Server) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		rules, err := srv.RuleHealth(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pending := false
-		var active []string
-		for _, r := range rules {
-			switch r.Health {
-			case "ok":
-			case "unknown":
-				pending = true
-			default:
-				t.Errorf("rule %s: health %s: %s", r.Name, r.Health, r.LastError)
-			}
-			if r.Firing {
-				active = append(active, r.Name)
-			}
-		}
-		if len(rules) == 0 {
-			t.Fatal("Prometheus loaded no rule")
-		}
-		if !pending {
-			if diff := cmp.Diff(alertsExpectedToFire, active); diff != "" {
-				t.Errorf("active alerts (-want +got):\n%s", diff)
-			}
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("rules not all evaluated after 10 s: %+v", rules)
-		}
-		time.Sleep(250 * time.Millisecond)
 	}
 }

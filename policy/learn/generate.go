@@ -53,8 +53,13 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// noisyLabels are per-replica labels left out of generated selectors.
+// noisyLabels are labels that identify one instance (a replica, a run of
+// a container) rather than a workload: generated selectors leave them out.
+// A workload left with no other label is selected by its name.
 var noisyLabels = map[string]bool{
+	// The agent's netns identity source names the network namespace a
+	// container ran in: a new one every run (agent/identity.LabelNetNS).
+	"bulkhead.dev/netns":                 true,
 	"pod-template-hash":                  true,
 	"controller-revision-hash":           true,
 	"pod-template-generation":            true,

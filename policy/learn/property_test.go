@@ -48,11 +48,11 @@ func labelsOf(name string) map[string]string {
 	case "api":
 		return map[string]string{"app": "api", "tier": "web", "pod-template-hash": "abc12"}
 	case "db":
-		return map[string]string{"tier": "data"}
+		return map[string]string{"tier": "data", "bulkhead.dev/netns": "bh-1-db"}
 	case "cache":
 		return map[string]string{"tier": "data", "kind": "cache"}
 	}
-	return nil // batch: selected by name
+	return map[string]string{"bulkhead.dev/netns": "bh-1-batch"} // batch: selected by name
 }
 
 var obsGen = rapid.Custom(func(t *rapid.T) Observation {
@@ -177,7 +177,11 @@ func TestGenerateGolden(t *testing.T) {
 		}
 	}
 	fe, api, db := Workload("frontend"), Workload("api"), Workload("db")
-	lbl := map[Peer]map[string]string{fe: {"app": "frontend"}, api: {"app": "api", "pod-template-hash": "7d9f"}, db: {"app": "redis"}}
+	lbl := map[Peer]map[string]string{
+		fe:  {"app": "frontend", "bulkhead.dev/netns": "bh-4242x1-frontend"},
+		api: {"app": "api", "pod-template-hash": "7d9f"},
+		db:  {"app": "redis", "bulkhead.dev/netns": "bh-4242x1-db"},
+	}
 	withLabels := func(o Observation) Observation {
 		o.SrcLabels, o.DstLabels = lbl[o.Src], lbl[o.Dst]
 		return o

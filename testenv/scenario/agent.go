@@ -94,10 +94,9 @@ func (w *World) writeAgentFiles() (*Agent, error) {
 		node:         w.Node.Node,
 		log:          w.log,
 	}
-	// The policy directory is created when the generated policy goes in:
-	// until then the agent runs on the empty policy of a path that does
-	// not exist (an empty directory is a policy error).
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	// The policy directory starts empty: the agent runs the empty policy
+	// in the default mode (learn) until the generated policy goes in.
+	if err := os.MkdirAll(a.PolicyDir, 0o700); err != nil {
 		return nil, fmt.Errorf("scenario: agent directory: %w", err)
 	}
 	files := AgentFiles{

@@ -19,6 +19,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/testenv"
 )
@@ -269,9 +270,9 @@ func (w *World) portScan(ctx context.Context, o *Outcome) error {
 		}
 		wg.Wait()
 		if len(open) == 0 {
-			o.Client = fmt.Sprintf("no open port found (%d probes: %d reset, %d timed out, %d other errors)", o.Probes, refused, timedOut, othr)
+			o.Client = fmt.Sprintf("no open port found (%s: %d reset, %d timed out, %s)", api.Count(o.Probes, "probe"), refused, timedOut, api.Count(othr, "other error"))
 		} else {
-			o.Client = fmt.Sprintf("open: %s (%d probes)", strings.Join(open, ", "), o.Probes)
+			o.Client = fmt.Sprintf("open: %s (%s)", strings.Join(open, ", "), api.Count(o.Probes, "probe"))
 		}
 		return nil
 	})

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"bulkhead.dev/bulkhead/testenv/scenario"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // bulkheadBin is the binary under test: $BULKHEAD_BIN (make test builds
@@ -15,21 +15,17 @@ var bulkheadBin string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	dir, err := os.MkdirTemp("", "bulkhead-scenario-test")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
+	cleanup := func() {}
 	// Only root runs the tests that need the binary: do not build it for
 	// nothing.
 	if os.Geteuid() == 0 && !testing.Short() {
-		if bulkheadBin, err = scenario.Binary(dir); err != nil {
+		var err error
+		if bulkheadBin, cleanup, err = testenv.Binary(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
-			os.RemoveAll(dir)
 			os.Exit(1)
 		}
 	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	cleanup()
 	os.Exit(code)
 }

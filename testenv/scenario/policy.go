@@ -149,9 +149,6 @@ func (w *World) GeneratePolicy(ctx context.Context, l Learned) (Generated, error
 // LoadPolicy copies the generated policy into the agent's policy directory
 // and runs "bulkhead policy reload".
 func (w *World) LoadPolicy(ctx context.Context, g Generated) (CLIResult, error) {
-	if err := os.MkdirAll(w.Agent.PolicyDir, 0o700); err != nil {
-		return CLIResult{}, fmt.Errorf("scenario: policy directory: %w", err)
-	}
 	dst := filepath.Join(w.Agent.PolicyDir, filepath.Base(g.File))
 	if err := os.WriteFile(dst, []byte(g.YAML), 0o600); err != nil {
 		return CLIResult{}, fmt.Errorf("scenario: install the policy: %w", err)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"bulkhead.dev/bulkhead/testenv"
 )
@@ -69,7 +68,6 @@ type World struct {
 	ownDir   bool
 	shop     *shop
 	payments *paymentsServer
-	redis    *testenv.Process
 
 	closeOnce sync.Once
 	closeErr  error
@@ -117,7 +115,7 @@ func Build(ctx context.Context, cfg Config) (w *World, err error) {
 	w.Frontend, w.API, w.DB, w.DNS, w.Compromised = n.Container("frontend"), n.Container("api"), n.Container("db"), n.Container("dns"), n.Container("compromised")
 	w.Internet = n.External("internet")
 
-	if err := w.startRedis(); err != nil {
+	if _, err = StartRedis(ctx, w.DB, filepath.Join(w.Dir, "redis")); err != nil {
 		return w, err
 	}
 	if _, err := w.DNS.ServeDNS(fmt.Sprintf(":%d", DNSPort), testenv.Zone{
@@ -138,59 +136,9 @@ func Build(ctx context.Context, cfg Config) (w *World, err error) {
 	return w, nil
 }
 
-// startRedis runs redis-server in the db container, bound to db's address,
-// without persistence, its files in Dir/redis.
-func (w *World) startRedis() error {
-	dir := filepath.Join(w.Dir, "redis")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("scenario: redis directory: %w", err)
-	}
-	conf := filepath.Join(dir, "redis.conf")
-	text := fmt.Sprintf("bind %s\nport %d\nprotected-mode no\nsave \"\"\nappendonly no\ndir %s\ndaemonize no\nlogfile \"\"\n",
-		w.DB.IP4, RedisPort, dir)
-	if err := os.WriteFile(conf, []byte(text), 0o600); err != nil {
-		return fmt.Errorf("scenario: write %s: %w", conf, err)
-	}
-	logf, err := os.Create(filepath.Join(dir, "redis.log"))
-	if err != nil {
-		return fmt.Errorf("scenario: redis log: %w", err)
-	}
-	defer logf.Close() // the child has its own descriptor
-	// Not tied to a context: Close stops it, in order.
-	p, err := w.DB.StartProgram(context.Background(), logf, logf, "redis-server", conf)
-	if err != nil {
-		return fmt.Errorf("scenario: start redis-server in db: %w", err)
-	}
-	w.redis = p
-	return nil
-}
-
-// waitServing waits until redis answers PING and a normal order goes
-// through: every server is up and every path works without the agent.
+// waitServing waits until a normal order goes through: every server is up
+// and every path works without the agent.
 func (w *World) waitServing(ctx context.Context) error {
-	rc := &redisClient{dial: w.API.DialContext, addr: w.redisAddr()}
-	var last error
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if w.redis.Exited() {
-			b, _ := os.ReadFile(filepath.Join(w.Dir, "redis", "redis.log"))
-			return fmt.Errorf("scenario: redis-server exited: %v\n%s", w.redis.Wait(), b)
-		}
-		rep, err := rc.Do(ctx, "PING")
-		if err == nil && rep.Str == "PONG" {
-			last = nil
-			break
-		}
-		last = fmt.Errorf("redis PING: %v %v", rep, err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-	if last != nil {
-		return fmt.Errorf("scenario: redis on db does not answer: %w", last)
-	}
 	if r := w.Check(ctx); !r.OK {
 		return fmt.Errorf("scenario: the shop does not work before any agent runs: %s", r.Detail)
 	}

@@ -1,7 +1,6 @@
-// Package testbin gives the agent's tests that run the real binary the
-// bulkhead executable: $BULKHEAD_BIN (make test builds it), else one built
-// into a temporary directory; and a buffer that collects a process's
-// output while the test reads it.
+// Package testbin helps the agent's tests that run the real bulkhead
+// binary (testenv.Binary gives it): a buffer that collects a process's
+// output while the test reads it, and a runner of one command.
 package testbin
 
 import (
@@ -9,33 +8,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"sync"
 	"time"
 )
-
-// Build returns the binary to test and a function that removes what Build
-// made. With $BULKHEAD_BIN set it builds nothing.
-func Build() (bin string, cleanup func(), err error) {
-	if bin = os.Getenv("BULKHEAD_BIN"); bin != "" {
-		return bin, func() {}, nil
-	}
-	dir, err := os.MkdirTemp("", "bulkhead-test")
-	if err != nil {
-		return "", nil, fmt.Errorf("testbin: %w", err)
-	}
-	cleanup = func() { os.RemoveAll(dir) }
-	bin = filepath.Join(dir, "bulkhead")
-	cmd := exec.Command("go", "build", "-o", bin, "bulkhead.dev/bulkhead/cmd/bulkhead")
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("testbin: build bulkhead: %w", err)
-	}
-	return bin, cleanup, nil
-}
 
 // Buffer is a bytes.Buffer that a process writes while a test reads it.
 type Buffer struct {
