@@ -34,8 +34,34 @@ type core struct {
 	fqdnWild    []fqdnWild
 	rules       []crule
 	pairs       map[uint64]int32 // (from group, to group) -> index into buckets
-	buckets     []bucket
-	hostEP      Endpoint
+	// out[g] lists, sorted by destination group, the buckets of the pairs
+	// whose source group is g: Evaluate looks pairs up there (a few
+	// comparisons on a short slice) rather than hashing every (source
+	// group, destination group) combination.
+	out     [][]pairRef
+	buckets []bucket
+	hostEP  Endpoint
+}
+
+// pairRef is one entry of core.out: a destination group and the bucket of
+// the pair.
+type pairRef struct{ to, bucket int32 }
+
+// bucketOf returns the bucket of the pair (source group of out, to).
+func bucketOf(out []pairRef, to int32) (int32, bool) {
+	lo, hi := 0, len(out)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if out[m].to < to {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	if lo < len(out) && out[lo].to == to {
+		return out[lo].bucket, true
+	}
+	return 0, false
 }
 
 type cgroup struct {
@@ -173,6 +199,14 @@ func Compile(pol *Policy) (*Plan, error) {
 	}
 	for i := range c.buckets {
 		c.buckets[i].index(c.rules)
+	}
+	c.out = make([][]pairRef, len(c.groups))
+	for k, bi := range c.pairs {
+		from := int32(k >> 32)
+		c.out[from] = append(c.out[from], pairRef{to: int32(uint32(k)), bucket: bi})
+	}
+	for _, out := range c.out {
+		sort.Slice(out, func(i, j int) bool { return out[i].to < out[j].to })
 	}
 	c.hostEP = Endpoint{&endpointInfo{c: c, groups: []int32{c.host}, label: GroupHost, kind: epHost}}
 	return p, nil

@@ -105,8 +105,12 @@ func (p *Plan) Evaluate(f *Flow) Decision {
 	if src != nil && dst != nil {
 	pairs:
 		for _, s := range src.groups {
+			out := c.out[s]
+			if len(out) == 0 {
+				continue
+			}
 			for _, d := range dst.groups {
-				bi, ok := c.pairs[pairKey(s, d)]
+				bi, ok := bucketOf(out, d)
 				if !ok {
 					continue
 				}

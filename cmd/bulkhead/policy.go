@@ -48,7 +48,7 @@ func init() {
 		run:     policyGenerate,
 	})
 	registerPolicyVerb("export", policyVerb{
-		usage:   "--format kubernetes|cilium [--namespace NS] FILE|DIR...",
+		usage:   "--format kubernetes|cilium [--namespace NS] [--prefix P] [-o FILE] FILE|DIR...",
 		summary: "write the policy as Kubernetes NetworkPolicy or CiliumNetworkPolicy YAML",
 		run:     policyExport,
 	})
@@ -175,6 +175,10 @@ func policyGenerate(_ context.Context, args []string, stdout, stderr io.Writer) 
 	mode := fs.String("mode", "monitor", "defaultMode of the generated policy: learn, monitor or protect")
 	promote := fs.String("auto-promote", "", "add autoPromote {after: DURATION, to: protect} to every workload group (e.g. 24h, 7d)")
 	out := fs.String("o", "", "write the policy to this file instead of standard output")
+	thresholds := []struct {
+		flag string
+		v    *int
+	}{{"port-threshold", &opt.PortThreshold}, {"path-threshold", &opt.PathThreshold}, {"dns-threshold", &opt.DNSThreshold}, {"addr-threshold", &opt.AddrThreshold}}
 	fs.IntVar(&opt.PortThreshold, "port-threshold", 8, "more distinct ports than this to one peer collapse into a range")
 	fs.IntVar(&opt.PathThreshold, "path-threshold", 8, "more distinct last path segments than this become {param}")
 	fs.IntVar(&opt.DNSThreshold, "dns-threshold", 5, "this many names under one domain become *.domain")
@@ -185,6 +189,13 @@ func policyGenerate(_ context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	if len(graphs) == 0 {
 		return usagef("policy generate: no graph file given")
+	}
+	// learn.Generate reads a zero or negative threshold as "the default":
+	// on the command line that would silently ignore what was asked.
+	for _, th := range thresholds {
+		if *th.v < 1 {
+			return usagef("--%s %d: must be at least 1", th.flag, *th.v)
+		}
 	}
 	m, err := policy.ParseMode(*mode)
 	if err != nil {
@@ -254,8 +265,16 @@ func policyExport(_ context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	if *format != string(export.Kubernetes) && *format != string(export.Cilium) {
-		return usagef("--format must be kubernetes or cilium")
+	switch *format {
+	case string(export.Kubernetes), string(export.Cilium):
+	case "":
+		return usagef("--format is required: kubernetes or cilium")
+	default:
+		return usagef("--format %q: want kubernetes or cilium", *format)
+	}
+	var oe *export.OptionError
+	if err := opt.Check(); errors.As(err, &oe) {
+		return usagef("--%s %q: %s", oe.Field, oe.Value, oe.Reason)
 	}
 	if len(paths) == 0 {
 		return usagef("policy export: no file or directory given")

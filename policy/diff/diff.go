@@ -109,6 +109,9 @@ func (d *differ) groups(old, new *policy.Policy) {
 		og := &old.Groups[i]
 		if new.Group(og.Name) == nil {
 			d.add(Removed, "group "+og.Name, "%s", describeGroup(old, og))
+			if og.Kind == policy.GroupSelector {
+				d.modeFallback("group "+og.Name, "its workloads", old.ModeOf(og), new)
+			}
 		}
 	}
 	for i := range new.Groups {
@@ -150,11 +153,16 @@ func (d *differ) group(old, new *policy.Policy, og, ng *policy.Group) {
 	subj := "group " + ng.Name
 	if og.Kind != ng.Kind {
 		d.add(Changed, subj, "%s → %s", describeGroup(old, og), describeGroup(new, ng))
+		if og.Kind == policy.GroupSelector {
+			d.modeFallback(subj, "its workloads", old.ModeOf(og), new)
+		}
 		return
 	}
 	switch ng.Kind {
 	case policy.GroupSelector:
-		d.selector(subj, og.Selector, ng.Selector)
+		if d.selector(subj, og.Selector, ng.Selector) {
+			d.modeFallback(subj, "workloads it no longer selects", old.ModeOf(og), new)
+		}
 		if om, nm := old.ModeOf(og), new.ModeOf(ng); om != nm {
 			d.add(modeKind(om, nm), subj, "%s", modeDetail(om, nm))
 		}
@@ -222,9 +230,21 @@ func patternCovered(attr policy.Attr, list []string, p string) bool {
 	return false
 }
 
+// modeFallback reports that workloads leaving a group that ran in mode m
+// run in a weaker mode under the new policy unless another group selects
+// them: the default mode, when it is below m. Which workloads those are
+// depends on the cluster, so the change says where they go, not who they
+// are.
+func (d *differ) modeFallback(subj, who string, m policy.Mode, new *policy.Policy) {
+	if def := new.EffectiveDefaultMode(); def < m {
+		d.add(Widened, subj, "%s leave %s mode: in no other group they run in the default mode %s (less enforcing)", who, m, def)
+	}
+}
+
 // selector compares two selectors by their requirements: dropping one
-// widens, adding one narrows.
-func (d *differ) selector(subj string, o, n *policy.Selector) {
+// widens, adding one narrows. It reports whether some workloads selected
+// before may no longer be (narrowed or changed).
+func (d *differ) selector(subj string, o, n *policy.Selector) bool {
 	ot, nt := terms(o), terms(n)
 	var added, removed []string
 	for _, t := range nt {
@@ -239,13 +259,16 @@ func (d *differ) selector(subj string, o, n *policy.Selector) {
 	}
 	switch {
 	case len(added) == 0 && len(removed) == 0:
+		return false
 	case len(added) == 0:
 		d.add(Widened, subj, "selector %s → %s (requirement %s dropped)", o, n, strings.Join(removed, ", "))
+		return false
 	case len(removed) == 0:
 		d.add(Narrowed, subj, "selector %s → %s (requirement %s added)", o, n, strings.Join(added, ", "))
 	default:
 		d.add(Changed, subj, "selector %s → %s", o, n)
 	}
+	return true
 }
 
 func terms(s *policy.Selector) []string {

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"bytes"
+	"path/filepath"
 	"testing"
 
 	"bulkhead.dev/bulkhead/l7"
@@ -24,6 +25,26 @@ func TestDiffGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.Check(t, "old-new.golden", buf.Bytes())
+}
+
+// TestDiffCases compares, for each directory of testdata/cases, old/ with
+// new/ (one policy file of the same name in each, so that unnamed rules
+// keep their IDs) and checks the output against testdata/NAME.golden.
+func TestDiffCases(t *testing.T) {
+	dirs, err := filepath.Glob("testdata/cases/*")
+	if err != nil || len(dirs) == 0 {
+		t.Fatalf("no cases: %v", err)
+	}
+	for _, dir := range dirs {
+		name := filepath.Base(dir)
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			if err := Write(&buf, Diff(load(t, filepath.Join(dir, "old")), load(t, filepath.Join(dir, "new")))); err != nil {
+				t.Fatal(err)
+			}
+			golden.Check(t, name+".golden", buf.Bytes())
+		})
+	}
 }
 
 func TestDiffIdentical(t *testing.T) {

@@ -4,34 +4,42 @@ import (
 	"fmt"
 	"strings"
 
+	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/policy"
 )
 
-// rules pairs the rules of both policies by ID, then pairs each old unnamed
-// rule left (its ID derives from a file name and a position) with a new rule
-// left that has the same groups and app, when that is unambiguous (a rule
-// given a name is then not reported as removed and added), and compares
-// each pair.
+// ruleKey is what pairs rules whose IDs differ: their groups and app.
+type ruleKey struct{ from, to, app string }
+
+func keyOf(r *policy.Rule) ruleKey { return ruleKey{r.From, r.To, r.AppString()} }
+
+// rules pairs the rules of both policies and compares each pair. Named
+// rules pair by name. An unnamed rule's ID comes from its file and position,
+// so unnamed rules pair by ID only when they also have the same groups and
+// app (a rule inserted before another shifts the IDs after it). The rules
+// left on both sides then pair by groups and app when that is unambiguous,
+// whether named or not: a rule that gets a name, loses it or moves is
+// reported as one rule whose ID changed, never silently and never as
+// removed and added.
 func (d *differ) rules(old, new *policy.Policy) {
 	pairs := map[*policy.Rule]*policy.Rule{} // new -> old
 	usedOld := map[*policy.Rule]bool{}
 	for i := range new.Rules {
-		if or := old.Rule(new.Rules[i].ID); or != nil {
-			pairs[&new.Rules[i]], usedOld[or] = or, true
+		nr := &new.Rules[i]
+		or := old.Rule(nr.ID)
+		if or != nil && (nr.Name != "" || keyOf(or) == keyOf(nr)) {
+			pairs[nr], usedOld[or] = or, true
 		}
 	}
-	type key struct{ from, to, app string }
-	leftOld, leftNew := map[key][]*policy.Rule{}, map[key][]*policy.Rule{}
+	leftOld, leftNew := map[ruleKey][]*policy.Rule{}, map[ruleKey][]*policy.Rule{}
 	for i := range old.Rules {
-		if r := &old.Rules[i]; !usedOld[r] && r.Name == "" {
-			k := key{r.From, r.To, r.AppString()}
-			leftOld[k] = append(leftOld[k], r)
+		if r := &old.Rules[i]; !usedOld[r] {
+			leftOld[keyOf(r)] = append(leftOld[keyOf(r)], r)
 		}
 	}
 	for i := range new.Rules {
 		if r := &new.Rules[i]; pairs[r] == nil {
-			k := key{r.From, r.To, r.AppString()}
-			leftNew[k] = append(leftNew[k], r)
+			leftNew[keyOf(r)] = append(leftNew[keyOf(r)], r)
 		}
 	}
 	for k, ns := range leftNew {
@@ -53,7 +61,7 @@ func (d *differ) rules(old, new *policy.Policy) {
 		}
 		subj := "rule " + nr.ID
 		if or.ID != nr.ID {
-			subj += " (was " + or.ID + ")"
+			d.add(Changed, subj, "ID %s → %s (decisions and events name the rule by its ID)", or.ID, nr.ID)
 		}
 		d.rule(subj, or, nr)
 	}
@@ -94,6 +102,10 @@ func (d *differ) rule(subj string, o, n *policy.Rule) {
 		d.add(Widened, subj, "app %s → any", o.AppString())
 	case o.AnyApp:
 		d.add(Narrowed, subj, "app any → %s", n.AppString())
+	case o.App == l7.HTTP && n.App == l7.HTTP2: // app http also allows HTTP/2
+		d.add(Narrowed, subj, "app http → http2 (HTTP/1.x no longer allowed)")
+	case o.App == l7.HTTP2 && n.App == l7.HTTP:
+		d.add(Widened, subj, "app http2 → http (HTTP/1.x allowed too)")
 	default:
 		d.add(Changed, subj, "app %s → %s", o.AppString(), n.AppString())
 	}

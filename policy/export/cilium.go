@@ -2,17 +2,22 @@ package export
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 
+	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/policy"
 )
 
 const ciliumTarget = "CiliumNetworkPolicy"
+
+// ciliumMaxPorts is the most ports Cilium accepts in one toPorts entry
+// (PortRule.sanitize: "too many ports, the max is 40"); longer lists are
+// split over several entries carrying the same L7 rules.
+const ciliumMaxPorts = 40
 
 // kubeDNS selects the cluster DNS server, to which the DNS-proxy rules of
 // FQDN egress go.
@@ -25,17 +30,18 @@ var kubeDNS = policy.Selector{MatchLabels: map[string]string{
 // per workload group: endpoint, CIDR and entity peers, ports, HTTP rules
 // (from http and grpc conditions), DNS rules, Kafka rules, TLS server names,
 // and FQDN egress with toFQDNs plus the DNS-proxy rule that lets Cilium see
-// the names resolved. Other conditions become comments.
+// the names resolved. Conditions Cilium cannot carry (or refuses where they
+// would go) become comments, and the rule is exported at L4.
 func CiliumYAML(pol *policy.Policy, opt Options) ([]byte, error) {
-	return perGroup(pol, opt, "cilium.io/v2", "CiliumNetworkPolicy", func(g *policy.Group, ingress, egress []*policy.Rule) policy.YAMLMap {
+	return perGroup(pol, opt, "cilium.io/v2", ciliumTarget, func(g *policy.Group, ingress, egress []*policy.Rule) policy.YAMLMap {
 		spec := policy.Map().Add("endpointSelector", labelSelector(g.Selector))
 		in, eg := &listing{seq: policy.Seq()}, &listing{seq: policy.Seq()}
 		for _, r := range ingress {
-			in.add(ciliumRule(pol, r, r.From, "from"))
+			in.add(ciliumRule(pol, r, r.From, true))
 		}
 		var fqdns []string
 		for _, r := range egress {
-			eg.add(ciliumRule(pol, r, r.To, "to"))
+			eg.add(ciliumRule(pol, r, r.To, false))
 			if pg := peerGroup(pol, r.To); pg != nil && pg.Kind == policy.GroupFQDN {
 				fqdns = append(fqdns, pg.FQDNs...)
 			}
@@ -67,30 +73,57 @@ func dnsProxyRule(fqdns []string) *yaml.Node {
 	slices.Sort(fqdns)
 	fqdns = slices.Compact(fqdns)
 	dns := policy.Seq()
+	var notes []string
 	for _, f := range fqdns {
-		dns.Content = append(dns.Content, dnsMatch(f).Node)
+		m, note := dnsMatch(f)
+		dns.Content = append(dns.Content, m.Node)
+		notes = appendNote(notes, note)
 	}
 	ports := policy.Seq(policy.Map().Flow().Add("port", policy.Str("53")).Add("protocol", policy.Str("ANY")).Node)
 	toPorts := policy.Map().Add("ports", ports).AddMap("rules", policy.Map().Add("dns", dns))
 	item := policy.Map().
 		Add("toEndpoints", policy.Seq(labelSelector(&kubeDNS))).
 		Add("toPorts", policy.Seq(toPorts.Node))
-	return policy.Commented(item.Node, "DNS proxy rule: lets Cilium learn the addresses of this group's FQDN peers")
+	comment := strings.Join(append([]string{"DNS proxy rule: lets Cilium learn the addresses of this group's FQDN peers"}, notes...), "\n")
+	return policy.Commented(item.Node, comment)
 }
 
-// dnsMatch renders a DNS pattern as matchName or matchPattern. Cilium's "*."
-// covers one label where Bulkhead's covers any depth (narrower).
-func dnsMatch(pattern string) policy.YAMLMap {
-	if strings.Contains(pattern, "*") {
-		return policy.Map().Flow().Add("matchPattern", policy.Str(pattern))
+// dnsMatch renders a name pattern as matchName or matchPattern, with a note
+// when Cilium may match it differently. Bulkhead's "*.domain" (one or more
+// labels) is Cilium's "**.domain" from Cilium 1.19; older versions read
+// "**" as "*", one label only.
+func dnsMatch(pattern string) (policy.YAMLMap, string) {
+	switch {
+	case pattern == "*":
+		return policy.Map().Flow().Add("matchPattern", policy.Str("*")), ""
+	case strings.HasPrefix(pattern, "*."):
+		p := "*" + pattern
+		return policy.Map().Flow().Add("matchPattern", policy.Str(p)),
+			fmt.Sprintf("%s → matchPattern %s: one or more labels in Cilium 1.19 and later, as in Bulkhead; one label only in older versions (narrower)", pattern, p)
 	}
-	return policy.Map().Flow().Add("matchName", policy.Str(pattern))
+	return policy.Map().Flow().Add("matchName", policy.Str(pattern)), ""
 }
 
-func ciliumRule(pol *policy.Policy, r *policy.Rule, peerName, dir string) (*yaml.Node, string) {
+// appendNote appends note when it is not empty and not there yet.
+func appendNote(notes []string, note string) []string {
+	if note == "" || slices.Contains(notes, note) {
+		return notes
+	}
+	return append(notes, note)
+}
+
+// ciliumRule renders one Bulkhead rule as an ingress (from the peer) or
+// egress (to the peer) rule; when the peer cannot be expressed it returns
+// nil and the comment explaining why.
+func ciliumRule(pol *policy.Policy, r *policy.Rule, peerName string, ingress bool) (*yaml.Node, string) {
 	var notes []string
 	item := policy.Map()
-	key := func(k string) string { return dir + k }
+	key := func(k string) string {
+		if ingress {
+			return "from" + k
+		}
+		return "to" + k
+	}
 	switch g := peerGroup(pol, peerName); {
 	case peerName == policy.GroupWorld || peerName == policy.GroupHost:
 		item.Add(key("Entities"), policy.FlowSeq(peerName))
@@ -98,6 +131,7 @@ func ciliumRule(pol *policy.Policy, r *policy.Rule, peerName, dir string) (*yaml
 		return nil, ruleComment(r, []string{"unknown group " + peerName})
 	case g.Kind == policy.GroupSelector:
 		item.Add(key("Endpoints"), policy.Seq(labelSelector(g.Selector)))
+		notes = appendNote(notes, peerWorkloadNote(g))
 	case g.Kind == policy.GroupCIDR:
 		set := policy.Seq()
 		for _, c := range g.CIDRs {
@@ -108,193 +142,112 @@ func ciliumRule(pol *policy.Policy, r *policy.Rule, peerName, dir string) (*yaml
 			set.Content = append(set.Content, m.Node)
 		}
 		item.Add(key("CIDRSet"), set)
-	case g.Kind == policy.GroupFQDN && dir == "to":
+	case g.Kind == policy.GroupFQDN && !ingress:
 		set := policy.Seq()
 		for _, f := range g.FQDNs {
-			set.Content = append(set.Content, dnsMatch(f).Node)
-			if strings.HasPrefix(f, "*.") {
-				notes = append(notes, fmt.Sprintf("%s: Cilium's wildcard covers one label, Bulkhead's any depth (narrower)", f))
-			}
+			m, note := dnsMatch(f)
+			set.Content = append(set.Content, m.Node)
+			notes = appendNote(notes, note)
 		}
 		item.Add("toFQDNs", set)
 	case g.Kind == policy.GroupFQDN:
 		return nil, ruleComment(r, []string{fmt.Sprintf("NOT EXPRESSIBLE in %s: FQDN group %s as a source; rule left out (narrower)", ciliumTarget, g.Name)})
 	}
-	if toPorts, more := ciliumPorts(r); toPorts != nil {
+	toPorts, more := ciliumPorts(r, ingress)
+	if toPorts != nil {
 		item.Add("toPorts", toPorts)
-		notes = append(notes, more...)
-	} else {
-		notes = append(notes, more...)
 	}
+	notes = append(notes, more...)
 	return policy.Commented(item.Node, ruleComment(r, notes)), ""
 }
 
 // ciliumPorts renders a rule's ports and L7 rules as toPorts, with notes on
-// what could not be expressed.
-func ciliumPorts(r *policy.Rule) (*yaml.Node, []string) {
+// what could not be expressed. L7 conditions that Cilium cannot carry, or
+// refuses where the rule would put them, are left out: the rule is then
+// exported at L4 and a note says it is wider.
+func ciliumPorts(r *policy.Rule, ingress bool) (*yaml.Node, []string) {
 	var notes []string
-	ports := policy.Seq()
-	for _, p := range r.Ports {
-		if p == policy.AnyPort {
-			ports.Content = nil
-			break
-		}
-		m := policy.Map().Flow()
-		switch {
-		case p.Lo <= 1 && p.Hi == 65535:
-			m.Add("port", policy.Str("0"))
-		default:
-			m.Add("port", policy.Str(strconv.Itoa(int(p.Lo))))
-			if p.Hi != p.Lo {
-				m.Add("endPort", policy.Int(int(p.Hi)))
-			}
-		}
-		proto := "ANY"
-		if p.Proto != 0 {
-			proto = protoUpper(p.Proto)
-		}
-		m.Add("protocol", policy.Str(proto))
-		ports.Content = append(ports.Content, m.Node)
-	}
-	l7Rules, serverNames, l7Notes := ciliumL7(r)
-	if len(ports.Content) == 0 {
+	if len(r.Ports) == 0 || slices.Contains(r.Ports, policy.AnyPort) {
 		if !r.AnyApp {
 			notes = append(notes, appLost(r, ciliumTarget))
 		}
 		if r.Kind != policy.KindNone {
-			notes = append(notes, fmt.Sprintf("NOT EXPRESSIBLE in %s: %s conditions on every port (Cilium needs ports for L7 rules); exported at L3 only (wider)", ciliumTarget, r.Kind))
+			notes = append(notes, l7Lost(r, ciliumTarget, "on every port: Cilium needs ports for L7 rules", "L3"))
 		}
 		return nil, notes
 	}
-	notes = append(notes, l7Notes...)
-	if !r.AnyApp && l7Rules == nil && serverNames == nil {
+	var cond ciliumL7
+	if r.Kind != policy.KindNone {
+		cond = ciliumConditions(r)
+		if cond.lost == "" {
+			cond.lost = ciliumL7Placement(r, ingress)
+		}
+		if cond.lost != "" {
+			notes = append(notes, l7Lost(r, ciliumTarget, cond.lost, "L4"))
+			cond = ciliumL7{}
+		} else {
+			notes = append(notes, cond.notes...)
+		}
+	}
+	if !r.AnyApp && cond.rules == nil && cond.serverNames == nil {
 		notes = append(notes, appLost(r, ciliumTarget))
 	}
-	tp := policy.Map().Add("ports", ports)
-	if serverNames != nil {
-		tp.Add("serverNames", serverNames)
-	}
-	if l7Rules != nil {
-		tp.AddMap("rules", *l7Rules)
-	}
-	return policy.Seq(tp.Node), notes
-}
-
-// ciliumL7 converts L7 conditions to Cilium L7 rules where Cilium has them.
-func ciliumL7(r *policy.Rule) (rules *policy.YAMLMap, serverNames *yaml.Node, notes []string) {
-	if r.Kind == policy.KindNone {
-		return nil, nil, nil
-	}
-	switch r.Kind {
-	case policy.KindHTTP, policy.KindGRPC:
-		list := policy.Seq()
-		for i := range r.Matches {
-			m := &r.Matches[i]
-			h := policy.Map().Flow()
-			if r.Kind == policy.KindGRPC {
-				h.Add("method", policy.Str("POST"))
-				h.Add("path", policy.Str("/"+globRegex(orStar(m.Values[policy.AttrService]))+"/"+globRegex(orStar(m.Values[policy.AttrGRPCMethod]))))
+	out := policy.Seq()
+	for chunk := range slices.Chunk(r.Ports, ciliumMaxPorts) {
+		ports := policy.Seq()
+		for _, p := range chunk {
+			m := policy.Map().Flow()
+			if ciliumEveryPort(p) {
+				m.Add("port", policy.Str("0"))
 			} else {
-				if v := m.Values[policy.AttrMethod]; v != "" {
-					h.Add("method", policy.Str(globRegex(v)))
-				}
-				if v := m.Values[policy.AttrPath]; v != "" {
-					h.Add("path", policy.Str(pathRegex(v)))
-				}
-				if v := m.Values[policy.AttrHost]; v != "" {
-					if strings.Contains(v, "*") {
-						notes = append(notes, fmt.Sprintf("http host %s: Cilium matches exact hosts only; host left out of this entry (wider)", v))
-					} else {
-						h.Add("host", policy.Str(v))
-					}
+				m.Add("port", policy.Str(strconv.Itoa(int(p.Lo))))
+				if p.Hi != p.Lo {
+					m.Add("endPort", policy.Int(int(p.Hi)))
 				}
 			}
-			list.Content = append(list.Content, h.Node)
-		}
-		out := policy.Map().Add("http", list)
-		return &out, nil, notes
-	case policy.KindDNS:
-		list := policy.Seq()
-		for i := range r.Matches {
-			list.Content = append(list.Content, dnsMatch(r.Matches[i].Values[policy.AttrName]).Node)
-		}
-		out := policy.Map().Add("dns", list)
-		return &out, nil, nil
-	case policy.KindKafka:
-		list := policy.Seq()
-		for i := range r.Matches {
-			m := &r.Matches[i]
-			k := policy.Map().Flow()
-			if t := m.Values[policy.AttrTopic]; t != "" {
-				if strings.Contains(t, "*") {
-					notes = append(notes, fmt.Sprintf("kafka topic %s: Cilium matches exact topics only; topic left out of this entry (wider)", t))
-				} else {
-					k.Add("topic", policy.Str(t))
-				}
+			proto := "ANY"
+			if p.Proto != 0 {
+				proto = protoUpper(p.Proto)
 			}
-			if c := m.Values[policy.AttrCommand]; c != "" && !strings.Contains(c, "*") {
-				k.Add("apiKey", policy.Str(strings.ToLower(c)))
-			}
-			if c := m.Values[policy.AttrClientID]; c != "" && !strings.Contains(c, "*") {
-				k.Add("clientID", policy.Str(c))
-			}
-			list.Content = append(list.Content, k.Node)
+			m.Add("protocol", policy.Str(proto))
+			ports.Content = append(ports.Content, m.Node)
 		}
-		out := policy.Map().Add("kafka", list)
-		return &out, nil, notes
-	case policy.KindTLS:
-		var names []string
-		for i := range r.Matches {
-			sni := r.Matches[i].Values[policy.AttrSNI]
-			if sni == "*" {
-				return nil, nil, nil // any server name: nothing to restrict
-			}
-			names = append(names, sni)
+		tp := policy.Map().Add("ports", ports)
+		if cond.serverNames != nil {
+			tp.Add("serverNames", cond.serverNames)
 		}
-		slices.Sort(names)
-		return nil, policy.FlowSeq(slices.Compact(names)...), nil
+		if cond.rules != nil {
+			tp.AddMap("rules", *cond.rules)
+		}
+		out.Content = append(out.Content, tp.Node)
 	}
-	return nil, nil, []string{l7Lost(r, ciliumTarget)}
+	if len(out.Content) > 1 {
+		notes = append(notes, fmt.Sprintf("%d ports: split over %d toPorts entries (Cilium takes at most %d per entry)", len(r.Ports), len(out.Content), ciliumMaxPorts))
+	}
+	return out, notes
 }
 
-func orStar(s string) string {
-	if s == "" {
-		return "*"
-	}
-	return s
-}
+// ciliumEveryPort reports whether p covers every port of its protocol,
+// which Cilium writes as port "0".
+func ciliumEveryPort(p policy.PortRange) bool { return p.Lo <= 1 && p.Hi == 65535 }
 
-// globRegex turns a glob into an RE2 regular expression ('*' → ".*").
-func globRegex(g string) string {
-	parts := strings.Split(g, "*")
-	for i, p := range parts {
-		parts[i] = regexp.QuoteMeta(p)
+// ciliumL7Placement says why Cilium would refuse the rule's L7 conditions
+// on its ports and direction ("" when it accepts them), following Cilium's
+// PortRule.sanitize.
+func ciliumL7Placement(r *policy.Rule, ingress bool) string {
+	dns := r.Kind == policy.KindDNS
+	if dns && ingress {
+		return "on ingress: Cilium allows DNS rules on egress only"
 	}
-	return strings.Join(parts, ".*")
-}
-
-// pathRegex turns a path pattern into the regular expression Cilium
-// matches against the whole path.
-func pathRegex(p string) string {
-	if !strings.ContainsAny(p, "*{}") {
-		return regexp.QuoteMeta(p)
-	}
-	segs := strings.Split(p[1:], "/")
-	var b strings.Builder
-	for i, s := range segs {
+	for _, p := range r.Ports {
 		switch {
-		case s == "**" && i == len(segs)-1:
-			b.WriteString("(/.*)?")
-			continue
-		case strings.HasPrefix(s, "{") && strings.HasSuffix(s, "}"):
-			b.WriteString("/[^/]+")
-		default:
-			parts := strings.Split(s, "*")
-			for j, part := range parts {
-				parts[j] = regexp.QuoteMeta(part)
-			}
-			b.WriteString("/" + strings.Join(parts, "[^/]*"))
+		case ciliumEveryPort(p):
+			return fmt.Sprintf("on %s: Cilium refuses L7 rules on port 0 (every port)", p)
+		case dns && p.Lo != p.Hi:
+			return fmt.Sprintf("on %s: Cilium's DNS rules take single ports, not ranges", p)
+		case !dns && p.Proto != l7.TCP:
+			return fmt.Sprintf("on %s: Cilium applies L7 rules other than DNS, and TLS server names, to TCP only", p)
 		}
 	}
-	return b.String()
+	return ""
 }

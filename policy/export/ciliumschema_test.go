@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"net/netip"
 	"regexp"
+	"sort"
+	"strconv"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -12,8 +15,12 @@ import (
 // This file is a strict check of CiliumNetworkPolicy objects written from
 // Cilium's CRD schema (cilium.io/v2, ciliumnetworkpolicies.yaml, Cilium
 // v1.18): the fields Bulkhead can emit, with their types, enums, patterns
-// and one-of constraints. Importing github.com/cilium/cilium's Go types
-// would add about a hundred modules (client-go, viper, cobra, mongo-driver,
+// and one-of constraints, and the checks the Cilium agent makes when it
+// accepts a rule (pkg/policy/api rule_validation.go: Rule.Sanitize,
+// IngressRule/EgressRule.sanitize, PortRule.sanitize, L7Rules.sanitize,
+// PortProtocol.sanitize, CIDRRule.sanitize; kafka.PortRule.Sanitize and
+// its APIKeyMap). Importing github.com/cilium/cilium's Go types would add
+// about a hundred modules (client-go, viper, cobra, mongo-driver,
 // OpenTelemetry…) and pin k8s.io to an older minor, so the schema is
 // mirrored here instead. Unknown fields fail (UnmarshalStrict).
 
@@ -89,6 +96,12 @@ type cnpPortRule struct {
 		EndPort  *int   `json:"endPort"`
 		Protocol string `json:"protocol"`
 	} `json:"ports"`
+	TerminatingTLS *struct {
+		Secret *struct {
+			Name      string `json:"name"`
+			Namespace string `json:"namespace"`
+		} `json:"secret"`
+	} `json:"terminatingTLS"`
 	ServerNames []string `json:"serverNames"`
 	Rules       *struct {
 		HTTP []struct {
@@ -115,11 +128,23 @@ var (
 	matchPatPattern   = regexp.MustCompile(`^([-a-zA-Z0-9_*]+[.]?)+$`)
 	serverNamePattern = regexp.MustCompile(`^(\*?\*\.)?([-a-zA-Z0-9_]+\.?)+$`)
 	labelValuePattern = regexp.MustCompile(`^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$`)
+	kafkaTopicPattern = regexp.MustCompile(`^[a-zA-Z0-9._-]+$`)
 	protocols         = []string{"TCP", "UDP", "SCTP", "ANY"}
 	entities          = []string{"all", "world", "cluster", "host", "init", "ingress", "unmanaged", "remote-node", "health", "none", "kube-apiserver"}
 	operators         = []string{"In", "NotIn", "Exists", "DoesNotExist"}
 	kafkaRoles        = []string{"produce", "consume"}
+	// kafkaAPIKeys are the keys of Cilium's kafka.APIKeyMap (API keys 0-33).
+	kafkaAPIKeys = []string{"produce", "fetch", "offsets", "metadata", "leaderandisr", "stopreplica",
+		"updatemetadata", "controlledshutdown", "offsetcommit", "offsetfetch", "findcoordinator",
+		"joingroup", "heartbeat", "leavegroup", "syncgroup", "describegroups", "listgroups",
+		"saslhandshake", "apiversions", "createtopics", "deletetopics", "deleterecords",
+		"initproducerid", "offsetforleaderepoch", "addpartitionstotxn", "addoffsetstotxn", "endtxn",
+		"writetxnmarkers", "txnoffsetcommit", "describeacls", "createacls", "deleteacls",
+		"describeconfigs", "alterconfigs"}
 )
+
+// maxPortsPerRule is Cilium's limit on the ports of one toPorts entry.
+const maxPortsPerRule = 40
 
 // checkCilium decodes one object strictly and validates it against the
 // schema above.
@@ -178,6 +203,13 @@ func checkCilium(doc []byte) error {
 					bad("%s: bad cidr %q", where, x)
 				}
 			}
+			if allow, err := netip.ParsePrefix(c.CIDR); err == nil {
+				for _, x := range c.Except {
+					if ex, err := netip.ParsePrefix(x); err == nil && !allow.Contains(ex.Addr()) {
+						bad("%s: allow CIDR prefix %s does not contain exclude CIDR prefix %s", where, c.CIDR, x)
+					}
+				}
+			}
 		}
 	}
 	dnsSel := func(where string, list []cnpDNS) {
@@ -199,8 +231,30 @@ func checkCilium(doc []byte) error {
 			}
 		}
 	}
-	ports := func(where string, rules []cnpPortRule) {
+	ports := func(where string, rules []cnpPortRule, ingress bool) {
 		for _, r := range rules {
+			var nDNS, types int
+			if r.Rules != nil {
+				nDNS = len(r.Rules.DNS)
+				for _, set := range []bool{r.Rules.HTTP != nil, r.Rules.DNS != nil, r.Rules.Kafka != nil} {
+					if set {
+						types++
+					}
+				}
+			}
+			hasL7, hasDNS := types > 0, nDNS > 0
+			switch {
+			case ingress && hasDNS:
+				bad("%s: DNS rules are not allowed on ingress", where)
+			case len(r.ServerNames) > 0 && hasL7 && r.TerminatingTLS == nil:
+				bad("%s: ServerNames are not allowed with L7 rules without TLS termination", where)
+			case types > 1:
+				bad("%s: multiple L7 protocol rule types specified in single rule", where)
+			case len(r.Ports) > maxPortsPerRule:
+				bad("%s: too many ports, the max is %d", where, maxPortsPerRule)
+			case r.Rules != nil && r.Rules.DNS != nil && len(r.Ports) == 0:
+				bad("%s: Port 53 must be specified for DNS rules", where)
+			}
 			for _, p := range r.Ports {
 				if p.Port == "" || !portPattern.MatchString(p.Port) {
 					bad("%s: bad port %q", where, p.Port)
@@ -210,6 +264,16 @@ func checkCilium(doc []byte) error {
 				}
 				if p.EndPort != nil && (*p.EndPort < 0 || *p.EndPort > 65535) {
 					bad("%s: bad endPort %d", where, *p.EndPort)
+				}
+				n, err := strconv.ParseUint(p.Port, 0, 16)
+				numeric := err == nil
+				switch {
+				case hasL7 && numeric && n == 0:
+					bad("%s: L7 rules can not be used when a port is 0", where)
+				case hasDNS && numeric && p.EndPort != nil && uint64(*p.EndPort) > n:
+					bad("%s: DNS rules do not support port ranges", where)
+				case hasL7 && !hasDNS && p.Protocol != "TCP":
+					bad("%s: L7 rules can only apply to TCP (not %q) except for DNS rules", where, p.Protocol)
 				}
 			}
 			if r.ServerNames != nil && len(r.ServerNames) == 0 {
@@ -223,18 +287,43 @@ func checkCilium(doc []byte) error {
 			if r.Rules != nil {
 				dnsSel(where+".rules.dns", r.Rules.DNS)
 				for _, k := range r.Rules.Kafka {
-					if k.Role != "" && !in(kafkaRoles, k.Role) || len(k.Topic) > 255 {
-						bad("%s: bad kafka rule %+v", where, k)
+					switch {
+					case k.Role != "" && k.APIKey != "":
+						bad("%s: kafka: cannot set both Role %q and APIKey %q together", where, k.Role, k.APIKey)
+					case k.Role != "" && !in(kafkaRoles, strings.ToLower(k.Role)):
+						bad("%s: kafka: invalid Role %q", where, k.Role)
+					case k.APIKey != "" && !in(kafkaAPIKeys, strings.ToLower(k.APIKey)):
+						bad("%s: kafka: invalid APIKey %q", where, k.APIKey)
+					case k.Topic != "" && (len(k.Topic) > 255 || !kafkaTopicPattern.MatchString(k.Topic)):
+						bad("%s: kafka: invalid Topic name %q", where, k.Topic)
+					}
+					if k.APIVersion != "" {
+						if v, err := strconv.ParseInt(k.APIVersion, 10, 16); err != nil || v < 0 {
+							bad("%s: kafka: invalid APIVersion %q", where, k.APIVersion)
+						}
 					}
 				}
 				for _, h := range r.Rules.HTTP {
-					for _, re := range []string{h.Method, h.Path} {
+					for _, re := range []string{h.Method, h.Path, h.Host} {
 						if _, err := regexp.Compile(re); err != nil {
 							bad("%s: bad http regex %q", where, re)
 						}
 					}
 				}
 			}
+		}
+	}
+	// Cilium refuses a rule that mixes kinds of peers.
+	peers := func(where string, counts map[string]int) {
+		var set []string
+		for k, n := range counts {
+			if n > 0 {
+				set = append(set, k)
+			}
+		}
+		if len(set) > 1 {
+			sort.Strings(set)
+			bad("%s: Combining %s is not supported yet", where, strings.Join(set, " and "))
 		}
 	}
 	for i := range s.Ingress {
@@ -244,7 +333,9 @@ func checkCilium(doc []byte) error {
 		}
 		cidrSet("ingress.fromCIDRSet", r.FromCIDRSet)
 		ents("ingress.fromEntities", r.FromEntities)
-		ports("ingress.toPorts", r.ToPorts)
+		ports("ingress.toPorts", r.ToPorts, true)
+		peers("ingress", map[string]int{"FromEndpoints": len(r.FromEndpoints), "FromCIDR": len(r.FromCIDR),
+			"FromCIDRSet": len(r.FromCIDRSet), "FromEntities": len(r.FromEntities)})
 	}
 	for i := range s.Egress {
 		r := &s.Egress[i]
@@ -254,7 +345,9 @@ func checkCilium(doc []byte) error {
 		cidrSet("egress.toCIDRSet", r.ToCIDRSet)
 		ents("egress.toEntities", r.ToEntities)
 		dnsSel("egress.toFQDNs", r.ToFQDNs)
-		ports("egress.toPorts", r.ToPorts)
+		ports("egress.toPorts", r.ToPorts, false)
+		peers("egress", map[string]int{"ToEndpoints": len(r.ToEndpoints), "ToCIDR": len(r.ToCIDR),
+			"ToCIDRSet": len(r.ToCIDRSet), "ToEntities": len(r.ToEntities), "ToFQDNs": len(r.ToFQDNs)})
 	}
 	return errors.Join(errs...)
 }

@@ -4,9 +4,10 @@
 // Each workload (selector) group becomes one policy object selecting its
 // pods, with an ingress rule per Bulkhead rule into the group and an egress
 // rule per Bulkhead rule out of it. Whatever the target cannot express — an
-// app, an L7 condition, an FQDN or host peer, a mode — is written as a YAML
-// comment at the place it would have gone, saying what was left out and
-// whether the exported policy is therefore wider or narrower.
+// app, an L7 condition (or one the target refuses where the rule would put
+// it), an FQDN or host peer, a mode, a selector on the workload label — is
+// written as a YAML comment at the place it would have gone, saying what was
+// left out and whether the exported policy is therefore wider or narrower.
 package export
 
 import (
@@ -17,25 +18,6 @@ import (
 
 	"bulkhead.dev/bulkhead/policy"
 )
-
-// Options tune the export.
-type Options struct {
-	// Namespace of the exported objects; selectors match pods of this
-	// namespace. ["default"]
-	Namespace string
-	// Prefix of object names: PREFIX + group name. ["bulkhead-"]
-	Prefix string
-}
-
-func (o Options) withDefaults() Options {
-	if o.Namespace == "" {
-		o.Namespace = "default"
-	}
-	if o.Prefix == "" {
-		o.Prefix = "bulkhead-"
-	}
-	return o
-}
 
 // Format names an export format.
 type Format string
@@ -55,15 +37,6 @@ func Write(f Format, pol *policy.Policy, opt Options) ([]byte, error) {
 		return CiliumYAML(pol, opt)
 	}
 	return nil, fmt.Errorf("export: unknown format %q (want kubernetes or cilium)", f)
-}
-
-// objectName returns a valid Kubernetes object name for a group.
-func objectName(prefix, group string) string {
-	n := strings.NewReplacer("_", "-").Replace(prefix + group)
-	if len(n) > 253 {
-		n = strings.TrimRight(n[:253], "-.")
-	}
-	return n
 }
 
 // sides lists, for one selector group, the rules into it (ingress) and out
@@ -89,6 +62,9 @@ func peerGroup(pol *policy.Policy, name string) *policy.Group { return pol.Group
 // builds the object's spec from the rules into and out of the group, and
 // perGroup adds apiVersion, kind, metadata and the header comment.
 func perGroup(pol *policy.Policy, opt Options, apiVersion, kind string, spec func(g *policy.Group, ingress, egress []*policy.Rule) policy.YAMLMap) ([]byte, error) {
+	if err := opt.Check(); err != nil {
+		return nil, err
+	}
 	opt = opt.withDefaults()
 	var docs []*yaml.Node
 	for i := range pol.Groups {
@@ -126,6 +102,12 @@ func header(pol *policy.Policy, g *policy.Group, format string, opt Options) str
 	case policy.ModeLearn, policy.ModeMonitor:
 		fmt.Fprintf(&b, "The group runs in %s mode in Bulkhead (no drop); this policy enforces.\n", m)
 	}
+	switch workloadLabelEffect(g.Selector) {
+	case selectsNone:
+		fmt.Fprintf(&b, "%s As exported, this object selects no pod: the group's pods are not restricted by it (wider).\n", workloadLabelWarning)
+	case selectsMore:
+		fmt.Fprintf(&b, "%s As exported, the requirement on it holds for every pod: this object also restricts pods the group does not select (narrower for them).\n", workloadLabelWarning)
+	}
 	return b.String()
 }
 
@@ -137,15 +119,19 @@ func ruleComment(r *policy.Rule, notes []string) string {
 	return s
 }
 
-// l7Lost describes the L7 conditions an export drops: the target then
-// allows every request of the rule's ports.
-func l7Lost(r *policy.Rule, target string) string {
+// l7Lost describes the L7 conditions an export drops, and why when the
+// target has a reason beyond not having such rules: the target then allows
+// every request of the rule's ports (layer "L4") or of the peer ("L3").
+func l7Lost(r *policy.Rule, target, why, layer string) string {
 	var entries []string
 	for i := range r.Matches {
 		entries = append(entries, "{"+r.Matches[i].Describe(r.Kind)+"}")
 	}
-	return fmt.Sprintf("NOT EXPRESSIBLE in %s: %s conditions %s; exported at L4 only (wider than the Bulkhead rule)",
-		target, r.Kind, strings.Join(entries, " "))
+	if why != "" {
+		why = " (" + why + ")"
+	}
+	return fmt.Sprintf("NOT EXPRESSIBLE in %s: %s conditions %s%s; exported at %s only (wider than the Bulkhead rule)",
+		target, r.Kind, strings.Join(entries, " "), why, layer)
 }
 
 func appLost(r *policy.Rule, target string) string {

@@ -90,6 +90,7 @@ func k8sRule(pol *policy.Policy, r *policy.Rule, peerName, dir string) (*yaml.No
 		notes = append(notes, "unknown group "+peerName)
 	case g.Kind == policy.GroupSelector:
 		peers.Content = append(peers.Content, policy.Map().Add("podSelector", labelSelector(g.Selector)).Node)
+		notes = appendNote(notes, peerWorkloadNote(g))
 	case g.Kind == policy.GroupCIDR:
 		for _, c := range g.CIDRs {
 			block := policy.Map().Add("cidr", policy.Str(c.String()))
@@ -105,7 +106,7 @@ func k8sRule(pol *policy.Policy, r *policy.Rule, peerName, dir string) (*yaml.No
 		notes = append(notes, appLost(r, k8sTarget))
 	}
 	if r.Kind != policy.KindNone {
-		notes = append(notes, l7Lost(r, k8sTarget))
+		notes = append(notes, l7Lost(r, k8sTarget, "", "L4"))
 	}
 	if len(peers.Content) == 0 {
 		// A rule with no peer would allow every peer: leave it out.

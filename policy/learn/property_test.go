@@ -1,8 +1,11 @@
 package learn
 
 import (
+	stdcmp "cmp"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -123,27 +126,38 @@ func endpointOf(plan *policy.Plan, p Peer) policy.Endpoint {
 	return plan.Host()
 }
 
-func TestGeneratedPolicyAllowsTheGraphAndNothingElseAtL4(t *testing.T) {
+// strictOptions turn generalisation off: no threshold is ever reached.
+var strictOptions = Options{PortThreshold: 100, DNSThreshold: 100, AddrThreshold: 100, PathThreshold: 100}
+
+// generatePlan generates a policy from obs and compiles it.
+func generatePlan(t *rapid.T, obs []Observation, opt Options) (*policy.Policy, *policy.Plan) {
+	pol, err := Generate(graphOf(obs, 64), opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := policy.Compile(pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pol, plan
+}
+
+// TestGeneratedPolicyAllowsTheGraph: a policy generated from a graph allows
+// every flow of the graph (a flow that sent no request waits for one under
+// L7 rules), with generalisation off and with it on at its lowest
+// thresholds (1 to 3), where ports collapse, paths become {param}, names
+// *.domain and addresses CIDR groups.
+func TestGeneratedPolicyAllowsTheGraph(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		obs := rapid.SliceOfN(obsGen, 1, 30).Draw(t, "observations")
-		snap := graphOf(obs, 64)
-		opt := Options{PortThreshold: 100, DNSThreshold: 100, AddrThreshold: 100, PathThreshold: 100}
-		pol, err := Generate(snap, opt)
-		if err != nil {
-			t.Fatal(err)
+		opt := strictOptions
+		if rapid.Bool().Draw(t, "generalise") {
+			low := rapid.IntRange(1, 3)
+			opt = Options{PortThreshold: low.Draw(t, "ports"), PathThreshold: low.Draw(t, "paths"),
+				DNSThreshold: low.Draw(t, "names"), AddrThreshold: low.Draw(t, "addrs")}
 		}
-		plan, err := policy.Compile(pol)
-		if err != nil {
-			t.Fatal(err)
-		}
-		type triple struct {
-			src, dst Peer
-			proto    l7.Transport
-			port     uint16
-		}
-		seen := map[triple]bool{}
+		pol, plan := generatePlan(t, obs, opt)
 		for _, o := range obs {
-			seen[triple{o.Src, o.Dst, o.Proto, o.Port}] = true
 			f := policy.Flow{Src: endpointOf(plan, o.Src), Dst: endpointOf(plan, o.Dst), Proto: o.Proto, Port: o.Port,
 				AppKnown: true, App: o.App, Request: o.Request}
 			d := plan.Evaluate(&f)
@@ -153,17 +167,61 @@ func TestGeneratedPolicyAllowsTheGraphAndNothingElseAtL4(t *testing.T) {
 				t.Fatalf("observed flow %v → %v %v/%d %v %+v not allowed: %v %s\n%s", o.Src, o.Dst, o.Proto, o.Port, o.App, o.Request, d.Verdict, d.Reason, out)
 			}
 		}
-		// Any (source, destination, port) never seen is denied at L4.
-		for range 20 {
-			tr := triple{peerGen(false).Draw(t, "usrc"), peerGen(false).Draw(t, "udst"),
-				rapid.SampledFrom([]l7.Transport{l7.TCP, l7.UDP}).Draw(t, "uproto"), rapid.Uint16Range(1, 65535).Draw(t, "uport")}
-			if seen[tr] {
+	})
+}
+
+// flowKey is the L4 identity of a flow: what a generated policy (without
+// generalisation) must deny when the graph never saw it.
+type flowKey struct {
+	src, dst Peer
+	proto    l7.Transport
+	port     uint16
+}
+
+// TestGeneratedPolicyDeniesTheUnseenAtL4: without generalisation, a policy
+// generated from a graph denies at L4 every (source, destination, protocol,
+// port) the graph never saw. The unseen flows are drawn mostly from the
+// graph's own peers and ports, recombined, since that is where a policy
+// that is too wide would show: a selector that also selects another
+// workload of the graph, a rule on the wrong group pair or port.
+func TestGeneratedPolicyDeniesTheUnseenAtL4(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		obs := rapid.SliceOfN(obsGen, 1, 30).Draw(t, "observations")
+		pol, plan := generatePlan(t, obs, strictOptions)
+		seen := map[flowKey]bool{}
+		peerSet := map[Peer]bool{}
+		type protoPort struct {
+			proto l7.Transport
+			port  uint16
+		}
+		portSet := map[protoPort]bool{}
+		for _, o := range obs {
+			seen[flowKey{o.Src, o.Dst, o.Proto, o.Port}] = true
+			peerSet[o.Src], peerSet[o.Dst] = true, true
+			portSet[protoPort{o.Proto, o.Port}] = true
+			// The same port under the other protocol was not seen.
+			portSet[protoPort{l7.TCP + l7.UDP - o.Proto, o.Port}] = true
+		}
+		peers := slices.SortedFunc(maps.Keys(peerSet), ComparePeers)
+		pps := slices.SortedFunc(maps.Keys(portSet), func(a, b protoPort) int {
+			return stdcmp.Or(stdcmp.Compare(a.proto, b.proto), stdcmp.Compare(a.port, b.port))
+		})
+		for range 40 {
+			var k flowKey
+			if rapid.IntRange(0, 9).Draw(t, "recombine") > 0 {
+				pp := rapid.SampledFrom(pps).Draw(t, "seen port")
+				k = flowKey{rapid.SampledFrom(peers).Draw(t, "seen src"), rapid.SampledFrom(peers).Draw(t, "seen dst"), pp.proto, pp.port}
+			} else {
+				k = flowKey{rapid.SampledFrom(peers).Draw(t, "src"), rapid.SampledFrom(peers).Draw(t, "dst"),
+					rapid.SampledFrom([]l7.Transport{l7.TCP, l7.UDP}).Draw(t, "proto"), rapid.Uint16Range(1, 65535).Draw(t, "port")}
+			}
+			if seen[k] {
 				continue
 			}
-			f := policy.Flow{Src: endpointOf(plan, tr.src), Dst: endpointOf(plan, tr.dst), Proto: tr.proto, Port: tr.port}
+			f := policy.Flow{Src: endpointOf(plan, k.src), Dst: endpointOf(plan, k.dst), Proto: k.proto, Port: k.port}
 			if d := plan.Evaluate(&f); d.Verdict != policy.Violation {
 				out, _ := policy.Marshal(pol, "p")
-				t.Fatalf("unseen %v → %v %v/%d: %v %s\n%s", tr.src, tr.dst, tr.proto, tr.port, d.Verdict, d.Reason, out)
+				t.Fatalf("unseen %v → %v %v/%d: %v %s\n%s", k.src, k.dst, k.proto, k.port, d.Verdict, d.Reason, out)
 			}
 		}
 	})
