@@ -89,7 +89,8 @@ type Agent struct {
 	pathState
 	dpUp atomic.Bool // the dataplane is started
 
-	reloadMu  sync.Mutex // one reload at a time
+	reloadMu  sync.Mutex   // one reload at a time
+	polDigest policyDigest // the policy path when last loaded (reloadMu)
 	evictHook atomic.Pointer[func(*flowtable.Flow, flowtable.Reason)]
 
 	lifeMu  sync.Mutex
@@ -187,7 +188,8 @@ func (a *Agent) buildDecider() error {
 		Graph:  a.graph, Promoter: a.promoter,
 		Wait: decide.Wait{Packets: cfg.Limits.L7Wait.Packets, Bytes: int(cfg.Limits.L7Wait.Bytes),
 			Time: cfg.Limits.L7Wait.Time, Deny: cfg.Limits.L7Wait.Verdict == config.VerdictDeny},
-		EvidencePackets: evidence, MaxInspections: cfg.Limits.Inspections,
+		EvidencePackets: evidence, MaxInspections: cfg.Limits.Inspections, Responses: cfg.Inspect.Responses,
+		LearnOnce:  !cfg.Learn.EveryRequest,
 		QueueFirst: uint16(cfg.QueueFirst), Queues: cfg.Queues, Now: a.now, Logger: a.log,
 	})
 	if err != nil {
@@ -337,6 +339,9 @@ func (a *Agent) Start(ctx context.Context) error {
 		return err
 	}
 	a.wg.Go(a.housekeeping)
+	if iv := a.cfg.PolicyWatchInterval; iv > 0 && a.loader != nil {
+		a.wg.Go(func() { a.watchPolicy(iv) })
+	}
 	a.running = true
 	a.log.Info("agent: started", "node", a.cfg.Node, "api", a.cfg.API.Socket, "metrics", a.cfg.Metrics.Listen,
 		"default_mode", a.cfg.DefaultMode, "fail_mode", a.cfg.FailMode)

@@ -71,6 +71,7 @@ func testConfig(t *testing.T, dir string) config.Config {
 	c.API.Socket = filepath.Join(dir, "run", "bh.sock")
 	c.Metrics.Listen = freePort(t)
 	c.State.Interval = time.Hour
+	c.PolicyWatchInterval = 0 // the watch tests turn it on
 	return c
 }
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
-	"bulkhead.dev/bulkhead/agent/config"
 	"bulkhead.dev/bulkhead/agent/internal/testbin"
 	"bulkhead.dev/bulkhead/testenv"
 )
@@ -62,15 +61,15 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // TestAgentBinary runs the real "bulkhead agent" with no configuration file
 // in a test node's network namespace (it installs its iptables rules
 // there), talks to it with the CLI verbs, reloads it with SIGHUP and stops
-// it with SIGTERM.
+// it with SIGTERM. $BULKHEAD_CONFIG points the default configuration path
+// at a file that does not exist, whatever /etc/bulkhead/agent.yaml holds
+// on this machine.
 func TestAgentBinary(t *testing.T) {
 	testenv.RequireRoot(t)
-	if _, err := os.Stat(config.DefaultPath); err == nil {
-		t.Skipf("%s exists on this machine; this test runs the agent without a configuration file", config.DefaultPath)
-	}
 	node := testenv.New(t, testenv.Config{Containers: []string{"web"}})
 	httpc := node.Node.HTTPClient()
 	dir := t.TempDir()
+	noConfig := filepath.Join(dir, "agent.yaml") // never written
 	sock := filepath.Join(dir, "run", "bulkhead.sock")
 	stateDir := filepath.Join(dir, "state")
 	metricsAddr := "127.0.0.1:9447" // the node namespace's loopback
@@ -78,6 +77,7 @@ func TestAgentBinary(t *testing.T) {
 	cmd := exec.Command(bulkheadBin, "agent", "--state-dir", stateDir, "--api-socket", sock,
 		"--metrics-listen", metricsAddr, "--node", "test-node", "--policy", filepath.Join(dir, "no-policy"), "--events-stdout",
 		"--set", "identity.netns.stripPrefixes=["+node.Prefix()+"-]")
+	cmd.Env = append(os.Environ(), "BULKHEAD_CONFIG="+noConfig)
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	proc, err := node.Node.Start(cmd)
 	if err != nil {
@@ -103,7 +103,7 @@ func TestAgentBinary(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 || st.Mode()&os.ModeSocket == 0 {
 		t.Fatalf("API socket: %v %v", err, st)
 	}
-	if !strings.Contains(stderr.String(), "no configuration file") {
+	if !strings.Contains(stderr.String(), "no configuration file") || !strings.Contains(stderr.String(), "looked_for="+noConfig) {
 		t.Errorf("the agent did not say it runs without a configuration file:\n%s", stderr.String())
 	}
 	resp, err := httpc.Get("http://" + metricsAddr + "/metrics")
@@ -227,5 +227,30 @@ func TestAgentConfigErrors(t *testing.T) {
 	code, out, _ := run(t, "agent", "--print-config", "--node", "x", "--set", "limits.idle.udp=2m")
 	if code != 0 || !strings.Contains(out, "node: x\n") || !strings.Contains(out, "udp: 2m0s") {
 		t.Errorf("--print-config: %d\n%s", code, out)
+	}
+}
+
+// TestAgentNodeName: the node's name comes from --node, else $NODE_NAME
+// (the Kubernetes DaemonSet sets it from spec.nodeName), else the host
+// name.
+func TestAgentNodeName(t *testing.T) {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		t.Fatalf("no host name to compare with: %q, %v", host, err)
+	}
+	for _, tt := range []struct {
+		env  string
+		args []string
+		want string
+	}{
+		{"", nil, host},
+		{"k8s-node-7", nil, "k8s-node-7"},
+		{"k8s-node-7", []string{"--node", "fromflag"}, "fromflag"},
+	} {
+		t.Setenv("NODE_NAME", tt.env)
+		code, out, errOut := run(t, append([]string{"agent", "--print-config"}, tt.args...)...)
+		if code != 0 || !strings.Contains(out, "\nnode: "+tt.want+"\n") && !strings.HasPrefix(out, "node: "+tt.want+"\n") {
+			t.Errorf("NODE_NAME=%q agent --print-config %v: exit %d, want node %q\n%s%s", tt.env, tt.args, code, tt.want, out, errOut)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"bulkhead.dev/bulkhead/agent/config"
 	"bulkhead.dev/bulkhead/dataplane"
 	"bulkhead.dev/bulkhead/netns"
+	"bulkhead.dev/bulkhead/policy"
 )
 
 // fakeDataplane records what the agent asks of the packet path and keeps
@@ -25,6 +26,9 @@ type fakeDataplane struct {
 	started bool
 	closed  bool
 	log     []string
+	// atStart is the policy the Decider had in force when Start was
+	// called (planText), "" before: what the first packet would meet.
+	atStart string
 }
 
 func newFakeDataplane() *fakeDataplane { return &fakeDataplane{veths: map[string]dataplane.Veth{}} }
@@ -42,7 +46,23 @@ func (f *fakeDataplane) Start(context.Context) error {
 	}
 	f.started = true
 	f.log = append(f.log, "start "+f.vethsLocked())
+	if d, ok := f.cfg.Decider.(interface{ Plan() *policy.Plan }); ok {
+		f.atStart = planText(d.Plan())
+	}
 	return nil
+}
+
+// planText describes a plan: its rules and the mode of each group, e.g.
+// "rules [a-to-b] modes [a=learn b=protect] default protect".
+func planText(p *policy.Plan) string {
+	var rules, groups []string
+	for _, r := range p.Policy().Rules {
+		rules = append(rules, r.Name)
+	}
+	for _, g := range p.Modes() {
+		groups = append(groups, g.Group+"="+g.Mode.String())
+	}
+	return fmt.Sprintf("rules %v modes %v default %s", rules, groups, p.DefaultMode())
 }
 
 func (f *fakeDataplane) Close() error {

@@ -58,6 +58,7 @@ type policyState struct {
 // the empty policy in the default mode.
 func (a *Agent) loadInitialPolicy() error {
 	path := a.cfg.Policy
+	a.notePolicyDigest()
 	if a.loader == nil {
 		a.setPolicyState(policyState{info: api.PolicyInfo{Source: path}, lastError: ErrNoPolicyEngine.Error()})
 		a.setBasePlan(nil)
@@ -139,7 +140,7 @@ func (a *Agent) installPolicy(lp *LoadedPolicy, fromState bool) {
 }
 
 // reloadPolicy loads the configured policy again; on failure the old one
-// stays in force. While the empty policy is in force, a path that holds no
+// stays in force. Call it with reloadMu held. While the empty policy is in force, a path that holds no
 // policy keeps it (and clears the error of a policy that failed before);
 // once a policy is in force, a path that holds none is refused like a bad
 // policy (deleting the policy does not switch enforcement off).
@@ -147,6 +148,7 @@ func (a *Agent) reloadPolicy() (api.PolicyInfo, error) {
 	if a.loader == nil {
 		return a.policyInfo(), fmt.Errorf("agent: reload policy: %w (%w)", ErrNoPolicyEngine, api.ErrUnavailable)
 	}
+	a.notePolicyDigest()
 	if why := absentPolicy(a.cfg.Policy); why != "" && a.Policy() == nil {
 		a.setPolicyState(policyState{info: api.PolicyInfo{Source: a.cfg.Policy, Absent: why}})
 		a.log.Info("agent: reload: "+why+"; the empty policy stays in force", "path", a.cfg.Policy)

@@ -2,13 +2,12 @@ package dataplane_test
 
 import (
 	"context"
+	"errors"
 	"flag"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,33 +16,37 @@ import (
 	"bulkhead.dev/bulkhead/testenv"
 )
 
-// bulkheadBin is the binary the integration tests run inside the node
-// namespace: $BULKHEAD_BIN (make test builds it), else built by TestMain.
-var bulkheadBin string
+// The bulkhead binary the integration tests run inside the node namespace:
+// testenv.Binary ($BULKHEAD_BIN, which make test sets, else a fresh build),
+// made once, by the first test that needs it.
+var (
+	binOnce    sync.Once
+	binPath    string
+	binErr     error
+	binCleanup = func() {}
+)
 
 func TestMain(m *testing.M) {
 	flag.Parse()
-	bulkheadBin = os.Getenv("BULKHEAD_BIN")
-	cleanup := func() {}
-	if bulkheadBin == "" && os.Geteuid() == 0 {
-		dir, err := os.MkdirTemp("", "bulkhead-dataplane-test")
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		cleanup = func() { os.RemoveAll(dir) }
-		bulkheadBin = filepath.Join(dir, "bulkhead")
-		cmd := exec.Command("go", "build", "-o", bulkheadBin, "bulkhead.dev/bulkhead/cmd/bulkhead")
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-		if err := cmd.Run(); err != nil {
-			fmt.Fprintln(os.Stderr, "dataplane tests: build bulkhead:", err)
-			cleanup()
-			os.Exit(1)
-		}
-	}
 	code := m.Run()
-	cleanup()
+	binCleanup()
 	os.Exit(code)
+}
+
+// bulkheadBin returns the binary, failing t if it cannot be built.
+func bulkheadBin(t *testing.T) string {
+	t.Helper()
+	binOnce.Do(func() {
+		var cleanup func()
+		binPath, cleanup, binErr = testenv.Binary()
+		if cleanup != nil {
+			binCleanup = cleanup
+		}
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
 }
 
 // requireIntegration skips, saying why, when the test cannot build
@@ -65,7 +68,7 @@ type daemon struct {
 func startDaemon(t *testing.T, n *testenv.Node, args ...string) *daemon {
 	t.Helper()
 	all := append([]string{"--queues", "2", "--backend", "nft", "--log-level", "debug"}, args...)
-	dd, err := dptest.Start(n, bulkheadBin, all...)
+	dd, err := dptest.Start(n, bulkheadBin(t), all...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,4 +130,59 @@ func iptablesSave(t *testing.T, n *testenv.Node) string {
 		b.WriteString(saveNoise.ReplaceAllString(string(out), ""))
 	}
 	return b.String()
+}
+
+// The connmark mechanisms the kernel supports, found once by the
+// dataplane's own start-up detection.
+var (
+	mechOnce     sync.Once
+	mechDetected dataplane.Mechanism
+	mechErr      error
+)
+
+// detectMechanism starts a Dataplane with MechanismAuto (one queue, no
+// iptables: a FakeRunner) in n's namespace and returns what it chose.
+func detectMechanism(n *testenv.Node) (dataplane.Mechanism, error) {
+	var m dataplane.Mechanism
+	err := n.Node.Do(func() error {
+		d, err := dataplane.New(dataplane.Config{Decider: &dataplane.StaticDecider{}, Queues: 1, QueueBase: 4000,
+			Runner: &dataplane.FakeRunner{}, ProcRoot: "/proc/thread-self"})
+		if err != nil {
+			return err
+		}
+		if err := d.Start(context.Background()); err != nil {
+			return errors.Join(err, d.Close())
+		}
+		m = d.Mechanism()
+		return d.Close()
+	})
+	return m, err
+}
+
+// mechanisms returns the connmark mechanisms to test: repeat always (every
+// kernel), verdict when the start-up detection picks it. When it does not,
+// the test says so (in its log, without skipping: repeat still runs).
+func mechanisms(t *testing.T, n *testenv.Node) []dataplane.Mechanism {
+	t.Helper()
+	mechOnce.Do(func() { mechDetected, mechErr = detectMechanism(n) })
+	if mechErr != nil {
+		t.Fatalf("detect the connmark mechanism: %v", mechErr)
+	}
+	if mechDetected != dataplane.MechanismVerdict {
+		t.Logf("connmark=verdict not applicable on this kernel: start-up detection chose %q (the kernel refuses conntrack information on queued packets: no CONFIG_NETFILTER_NETLINK_GLUE_CT); testing connmark=repeat only",
+			mechDetected)
+		return []dataplane.Mechanism{dataplane.MechanismRepeat}
+	}
+	return []dataplane.Mechanism{dataplane.MechanismRepeat, dataplane.MechanismVerdict}
+}
+
+// eachMechanism runs fn as a subtest per mechanism (see mechanisms), with
+// the daemon arguments that select it.
+func eachMechanism(t *testing.T, n *testenv.Node, fn func(t *testing.T, mechArgs []string)) {
+	t.Helper()
+	for _, m := range mechanisms(t, n) {
+		t.Run("connmark="+string(m), func(t *testing.T) {
+			fn(t, []string{"--connmark", string(m)})
+		})
+	}
 }

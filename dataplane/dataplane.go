@@ -7,8 +7,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -98,6 +100,7 @@ type queueConfig struct {
 	rcvBuf   int
 	batch    int
 	failOpen bool
+	procRoot string // where to look when the bind is refused
 }
 
 func (c *Config) defaults() error {
@@ -247,7 +250,7 @@ func (d *Dataplane) openQueues() error {
 	for i := 0; i < d.cfg.Queues; i++ {
 		q := d.cfg.QueueBase + uint16(i)
 		qc := queueConfig{queue: q, copyLen: d.cfg.CopyLen, queueLen: d.cfg.QueueLen, flags: base,
-			rcvBuf: d.cfg.RcvBuf, batch: d.cfg.Batch, failOpen: !d.cfg.FailClosed}
+			rcvBuf: d.cfg.RcvBuf, batch: d.cfg.Batch, failOpen: !d.cfg.FailClosed, procRoot: d.cfg.ProcRoot}
 		if d.mechanism != MechanismRepeat {
 			qc.flags |= nfq.FlagConntrack
 		}
@@ -289,12 +292,33 @@ func openNFQueue(qc queueConfig) (queueConn, error) {
 		Flags: qc.flags, FlagMask: nfq.FlagGSO | nfq.FlagFailOpen | nfq.FlagConntrack}, pending)
 	if err != nil {
 		c.Close()
-		if errors.Is(err, unix.EBUSY) {
-			return nil, fmt.Errorf("dataplane: queue %d is bound by another process (see /proc/net/netfilter/nfnetlink_queue; choose another first queue): %w", qc.queue, err)
+		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) {
+			return nil, bindRefused(qc, err)
 		}
 		return nil, fmt.Errorf("dataplane: queue %d: %w", qc.queue, err)
 	}
 	return c, nil
+}
+
+// bindRefused explains a refused bind. The kernel answers EPERM both when
+// another socket (another process, e.g. a second bulkhead) holds the queue
+// and when the caller lacks CAP_NET_ADMIN; the kernel's list of bound
+// queues tells which. (EBUSY is a second bind from the same socket.)
+func bindRefused(qc queueConfig, err error) error {
+	procs, perr := ReadProcQueues(qc.procRoot)
+	if perr != nil {
+		return fmt.Errorf("dataplane: queue %d: bind refused: bound by another process, or no CAP_NET_ADMIN (%v): %w", qc.queue, perr, err)
+	}
+	for _, p := range procs {
+		if p.Queue == qc.queue {
+			return fmt.Errorf("dataplane: queue %d is bound by another process (another bulkhead?): the kernel lists it bound to netlink port id %d in %s; stop that process or choose another first queue: %w",
+				qc.queue, p.PortID, filepath.Join(qc.procRoot, procQueuePath), err)
+		}
+	}
+	if errors.Is(err, unix.EPERM) {
+		return fmt.Errorf("dataplane: queue %d: bind refused: binding a queue needs CAP_NET_ADMIN in the network namespace: %w", qc.queue, err)
+	}
+	return fmt.Errorf("dataplane: queue %d: bind refused: %w", qc.queue, err)
 }
 
 // runReader runs a reader until its connection closes, restarting its loop
@@ -478,14 +502,18 @@ func (d *Dataplane) Mechanism() Mechanism {
 
 // Stats returns a snapshot of the counters. The kernel's per-queue
 // counters come from /proc/net/netfilter/nfnetlink_queue; if it cannot be
-// read they are zero and the error is returned with the rest.
+// read, or does not list a queue this Dataplane holds bound (a ProcRoot of
+// another network namespace), those counters are zero and the error is
+// returned with the rest.
 func (d *Dataplane) Stats() (Stats, error) {
 	d.mu.Lock()
 	readers := slices.Clone(d.readers)
 	mech := d.mechanism
+	bound := d.started && !d.closed
 	d.mu.Unlock()
 	s := Stats{FailOpen: !d.cfg.FailClosed, Mechanism: mech}
 	procs, err := ReadProcQueues(d.cfg.ProcRoot)
+	var unlisted []string
 	for _, r := range readers {
 		c := r.counters
 		q := QueueStats{Queue: r.queue, Packets: c.packets.Load(), Bursts: c.bursts.Load(),
@@ -495,6 +523,9 @@ func (d *Dataplane) Stats() (Stats, error) {
 				q.KernelBound, q.KernelPortID, q.KernelWaiting = true, p.PortID, p.Waiting
 				q.KernelDropped, q.KernelUserDropped, q.KernelIDSequence = p.Dropped, p.UserDropped, p.IDSequence
 			}
+		}
+		if bound && err == nil && !q.KernelBound {
+			unlisted = append(unlisted, strconv.Itoa(int(r.queue)))
 		}
 		s.Queues = append(s.Queues, q)
 		s.Queued += q.Packets
@@ -513,6 +544,10 @@ func (d *Dataplane) Stats() (Stats, error) {
 		s.VerdictErrors += c.verdictErrors.Load()
 		s.SendErrors += c.sendErrors.Load()
 		s.RecvErrors += c.recvErrors.Load()
+	}
+	if len(unlisted) > 0 {
+		err = fmt.Errorf("dataplane: kernel queue counters: %s does not list queue %s, which this process holds bound (ProcRoot of another network namespace?)",
+			filepath.Join(d.cfg.ProcRoot, procQueuePath), strings.Join(unlisted, ", "))
 	}
 	return s, err
 }

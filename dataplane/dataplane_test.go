@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -98,7 +99,7 @@ func TestDataplaneLifecycle(t *testing.T) {
 		t.Fatalf("%d queues opened, want 2", got)
 	}
 	for i, qc := range k.opened {
-		want := queueConfig{queue: uint16(i), copyLen: 65531, queueLen: 4096, flags: nfq.FlagGSO | nfq.FlagFailOpen, failOpen: true}
+		want := queueConfig{queue: uint16(i), copyLen: 65531, queueLen: 4096, flags: nfq.FlagGSO | nfq.FlagFailOpen, failOpen: true, procRoot: "testdata/proc/two-queues"}
 		if diff := cmp.Diff(want, qc, cmp.AllowUnexported(queueConfig{})); diff != "" {
 			t.Errorf("queue %d config (-want +got):\n%s", i, diff)
 		}
@@ -357,5 +358,93 @@ func TestStaticDecider(t *testing.T) {
 	}
 	if r, err := ParsePortRule("UDP/53"); err != nil || r != (PortRule{ProtoUDP, 53}) || r.String() != "udp/53" {
 		t.Errorf("ParsePortRule(UDP/53) = %v, %v", r, err)
+	}
+}
+
+// TestDefaultQueuesPerCPU: without Config.Queues there is one queue, and
+// one reader, per CPU, and the rules balance over all of them.
+func TestDefaultQueuesPerCPU(t *testing.T) {
+	k, f := &fakeKernel{}, &FakeRunner{}
+	d := newTestDataplane(t, k, f, func(c *Config) { c.Queues = 0 })
+	if err := d.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	cpus := runtime.NumCPU()
+	if len(k.opened) != cpus || len(d.readers) != cpus {
+		t.Errorf("%d queues opened, %d readers; want one each per CPU (%d)", len(k.opened), len(d.readers), cpus)
+	}
+	for i, qc := range k.opened {
+		if qc.queue != uint16(i) {
+			t.Errorf("queue %d opened as number %d", i, qc.queue)
+		}
+	}
+	want := "--queue-num 0"
+	if cpus > 1 {
+		want = fmt.Sprintf("--queue-balance 0:%d", cpus-1)
+	}
+	if s := saved(t, f, IPv4); !strings.Contains(s, "-j NFQUEUE "+want) {
+		t.Errorf("rules do not queue to %q:\n%s", want, s)
+	}
+}
+
+// TestBindRefusedExplained: the kernel answers EPERM both for a queue
+// another socket holds and for a caller without CAP_NET_ADMIN; its list of
+// bound queues tells which, and the error says so.
+func TestBindRefusedExplained(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		procRoot string
+		queue    uint16
+		err      error
+		want     string
+	}{
+		{"held by another socket", "testdata/proc/two-queues", 1, unix.EPERM,
+			"queue 1 is bound by another process (another bulkhead?): the kernel lists it bound to netlink port id 3213871 in testdata/proc/two-queues/net/netfilter/nfnetlink_queue"},
+		{"no privilege", "testdata/proc/two-queues", 5, unix.EPERM, "queue 5: bind refused: binding a queue needs CAP_NET_ADMIN"},
+		{"no queue file", "testdata/proc/empty", 0, unix.EPERM, "queue 0: bind refused: binding a queue needs CAP_NET_ADMIN"},
+		{"unreadable list", "testdata/proc/bad", 0, unix.EPERM, "queue 0: bind refused: bound by another process, or no CAP_NET_ADMIN"},
+		{"same socket twice", "testdata/proc/two-queues", 0, unix.EBUSY, "queue 0 is bound by another process"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := bindRefused(queueConfig{queue: tc.queue, procRoot: tc.procRoot}, fmt.Errorf("nfq: queue %d: bind: %w", tc.queue, tc.err))
+			if !errors.Is(err, tc.err) || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("bindRefused = %v; want it to wrap %v and contain %q", err, tc.err, tc.want)
+			}
+		})
+	}
+}
+
+// TestStatsUnlistedQueue: a proc root that does not list the queues this
+// Dataplane holds (another namespace's, or a wrong path) is an error, not
+// silent zeros; once closed, unbound queues are expected.
+func TestStatsUnlistedQueue(t *testing.T) {
+	for _, tc := range []struct {
+		procRoot, wantErr string
+	}{
+		{"testdata/proc/two-queues", ""},
+		{"testdata/proc/empty", "testdata/proc/empty/net/netfilter/nfnetlink_queue does not list queue 0, 1"},
+		{t.TempDir(), "does not list queue 0, 1"},
+		{"testdata/proc/bad", "testdata/proc/bad/net/netfilter/nfnetlink_queue: line 1"},
+	} {
+		t.Run(tc.procRoot, func(t *testing.T) {
+			d := newTestDataplane(t, &fakeKernel{}, &FakeRunner{}, func(c *Config) { c.ProcRoot = tc.procRoot })
+			if err := d.Start(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			s, err := d.Stats()
+			if tc.wantErr == "" {
+				if err != nil || !s.Queues[0].KernelBound || s.Queues[1].KernelIDSequence != 43845 {
+					t.Errorf("Stats = %+v, %v; want both queues read", s.Queues, err)
+				}
+			} else if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("Stats error %v, want one containing %q", err, tc.wantErr)
+			}
+			if err := d.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.Stats(); tc.procRoot != "testdata/proc/bad" && err != nil {
+				t.Errorf("Stats after Close: %v, want no error (queues unbound)", err)
+			}
+		})
 	}
 }

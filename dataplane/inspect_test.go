@@ -52,10 +52,9 @@ func inspectHandler() http.Handler {
 	})
 }
 
-// inspectNode builds a node whose server runs the HTTP server and a TCP
-// echo server on inspected ports, and starts the daemon inspecting them
-// and denying requests that contain forbiddenPath.
-func inspectNode(t *testing.T, topo testenv.Topology) (*testenv.Container, *testenv.Container, *daemon) {
+// inspectServers builds a node whose server runs the HTTP server and a TCP
+// echo server on inspected ports, and a UDP echo server.
+func inspectServers(t *testing.T, topo testenv.Topology) (*testenv.Node, *testenv.Container, *testenv.Container) {
 	t.Helper()
 	n, client, server := newNode(t, topo)
 	if _, err := server.ServeHTTP(fmt.Sprintf(":%d", inspectPort), inspectHandler()); err != nil {
@@ -67,21 +66,32 @@ func inspectNode(t *testing.T, topo testenv.Topology) (*testenv.Container, *test
 	if _, err := server.ServeUDPEcho(fmt.Sprintf(":%d", udpEchoPort)); err != nil {
 		t.Fatal(err)
 	}
-	d := startDaemon(t, n, "--inspect", fmt.Sprintf("tcp/%d", inspectPort), "--inspect", fmt.Sprintf("tcp/%d", tinyEchoPort),
-		"--inspect", fmt.Sprintf("udp/%d", udpEchoPort), "--deny-payload", forbiddenPath)
-	return client, server, d
+	return n, client, server
 }
 
-// eachInspectNode runs fn in both topologies, each with its own node and
+// startInspectDaemon starts the daemon inspecting the servers' ports and
+// denying requests that contain forbiddenPath.
+func startInspectDaemon(t *testing.T, n *testenv.Node, mech []string) *daemon {
+	t.Helper()
+	args := []string{"--inspect", fmt.Sprintf("tcp/%d", inspectPort), "--inspect", fmt.Sprintf("tcp/%d", tinyEchoPort),
+		"--inspect", fmt.Sprintf("udp/%d", udpEchoPort), "--deny-payload", forbiddenPath}
+	return startDaemon(t, n, append(args, mech...)...)
+}
+
+// eachInspectNode runs fn in both topologies and with each connmark
+// mechanism, each topology with its own node, each run with its own
 // daemon (stopped cleanly at the end).
 func eachInspectNode(t *testing.T, fn func(t *testing.T, client, server *testenv.Container, d *daemon)) {
 	t.Helper()
 	requireIntegration(t)
 	for _, topo := range topologies {
 		t.Run(string(topo), func(t *testing.T) {
-			client, server, d := inspectNode(t, topo)
-			fn(t, client, server, d)
-			d.stop()
+			n, client, server := inspectServers(t, topo)
+			eachMechanism(t, n, func(t *testing.T, mech []string) {
+				d := startInspectDaemon(t, n, mech)
+				fn(t, client, server, d)
+				d.stop()
+			})
 		})
 	}
 }

@@ -58,9 +58,8 @@ func dialBlocked(t *testing.T, h *testenv.Host, addr string, wantReset bool) {
 	}
 }
 
-// denyNode builds a node whose server echoes on 6379 and 7000, and starts
-// the daemon denying tcp/6379.
-func denyNode(t *testing.T, topo testenv.Topology) (*testenv.Node, *testenv.Container, *testenv.Container, *daemon) {
+// denyServers builds a node whose server echoes on 6379 and 7000.
+func denyServers(t *testing.T, topo testenv.Topology) (*testenv.Node, *testenv.Container, *testenv.Container) {
 	t.Helper()
 	n, client, server := newNode(t, topo)
 	for _, addr := range []string{":6379", ":7000"} {
@@ -68,31 +67,34 @@ func denyNode(t *testing.T, topo testenv.Topology) (*testenv.Node, *testenv.Cont
 			t.Fatal(err)
 		}
 	}
-	return n, client, server, startDaemon(t, n, "--deny", "tcp/6379")
+	return n, client, server
 }
 
 // TestDenyOnePort: a Decider that denies tcp/6379 makes clients see a
 // reset at once, while other ports carry byte-exact data; IPv4 and IPv6,
-// both topologies.
+// both topologies, each connmark mechanism.
 func TestDenyOnePort(t *testing.T) {
 	requireIntegration(t)
 	for _, topo := range topologies {
 		t.Run(string(topo), func(t *testing.T) {
-			_, client, server, d := denyNode(t, topo)
-			for _, ip := range []netip.Addr{server.IP4, server.IP6} {
-				dialBlocked(t, client.Host, hostPort(ip, 6379), true)
-				c, err := client.Dial("tcp", hostPort(ip, 7000))
-				if err != nil {
-					t.Fatal(err)
+			n, client, server := denyServers(t, topo)
+			eachMechanism(t, n, func(t *testing.T, mech []string) {
+				d := startDaemon(t, n, append([]string{"--deny", "tcp/6379"}, mech...)...)
+				for _, ip := range []netip.Addr{server.IP4, server.IP6} {
+					dialBlocked(t, client.Host, hostPort(ip, 6379), true)
+					c, err := client.Dial("tcp", hostPort(ip, 7000))
+					if err != nil {
+						t.Fatal(err)
+					}
+					echo(t, c, 1<<20)
+					c.Close()
 				}
-				echo(t, c, 1<<20)
-				c.Close()
-			}
-			s := d.stats()
-			if s.Verdict(dataplane.Deny) < 2 || s.Verdict(dataplane.Allow) < 2 {
-				t.Errorf("verdicts %v: want ≥2 deny and ≥2 allow", s.Verdicts)
-			}
-			d.stop()
+				s := d.stats()
+				if s.Verdict(dataplane.Deny) < 2 || s.Verdict(dataplane.Allow) < 2 {
+					t.Errorf("verdicts %v: want ≥2 deny and ≥2 allow", s.Verdicts)
+				}
+				d.stop()
+			})
 		})
 	}
 }
@@ -100,7 +102,7 @@ func TestDenyOnePort(t *testing.T) {
 // TestAllowDeliversExactBytes: with every connection allowed, large TCP
 // transfers in both directions, UDP datagrams and ICMP pings arrive
 // intact, container to container and container to node, IPv4 and IPv6,
-// both topologies.
+// both topologies, each connmark mechanism.
 func TestAllowDeliversExactBytes(t *testing.T) {
 	requireIntegration(t)
 	for _, topo := range topologies {
@@ -115,45 +117,52 @@ func TestAllowDeliversExactBytes(t *testing.T) {
 			if _, err := n.Node.ServeTCPEcho(":7002"); err != nil {
 				t.Fatal(err)
 			}
-			d := startDaemon(t, n, "--allow-all")
-			for _, ip := range []netip.Addr{server.IP4, server.IP6} {
-				c, err := client.Dial("tcp", hostPort(ip, 7000))
-				if err != nil {
-					t.Fatal(err)
-				}
-				echo(t, c, 16<<20) // 16 MiB each way, at once
-				c.Close()
-				udpExchange(t, client.Host, hostPort(ip, 7001), 300)
-				ping(t, client.Host, ip)
-			}
-			// Container to node (INPUT) and node to container (OUTPUT).
-			nodeIP := testenv.NodeIP4
-			if topo == testenv.Bridged {
-				nodeIP = testenv.BridgeIP4
-			}
-			c, err := client.Dial("tcp", hostPort(nodeIP, 7002))
-			if err != nil {
-				t.Fatal(err)
-			}
-			echo(t, c, 4<<20)
-			c.Close()
-			c, err = n.Node.Dial("tcp", hostPort(server.IP4, 7000))
-			if err != nil {
-				t.Fatal(err)
-			}
-			echo(t, c, 4<<20)
-			c.Close()
-			s := d.stats()
-			// Each TCP and UDP flow (and each ping) was decided once.
-			if s.Verdict(dataplane.Allow) < 8 {
-				t.Errorf("verdicts %v: want every flow decided", s.Verdicts)
-			}
-			if s.DecodeErrors != 0 || s.KernelDropped != 0 || s.KernelUserDropped != 0 {
-				t.Errorf("counters %+v: want no errors or drops", s)
-			}
-			d.stop()
+			eachMechanism(t, n, func(t *testing.T, mech []string) {
+				allowDeliversExactBytes(t, topo, n, client, server, mech)
+			})
 		})
 	}
+}
+
+func allowDeliversExactBytes(t *testing.T, topo testenv.Topology, n *testenv.Node, client, server *testenv.Container, mech []string) {
+	t.Helper()
+	d := startDaemon(t, n, append([]string{"--allow-all"}, mech...)...)
+	for _, ip := range []netip.Addr{server.IP4, server.IP6} {
+		c, err := client.Dial("tcp", hostPort(ip, 7000))
+		if err != nil {
+			t.Fatal(err)
+		}
+		echo(t, c, 16<<20) // 16 MiB each way, at once
+		c.Close()
+		udpExchange(t, client.Host, hostPort(ip, 7001), 300)
+		ping(t, client.Host, ip)
+	}
+	// Container to node (INPUT) and node to container (OUTPUT).
+	nodeIP := testenv.NodeIP4
+	if topo == testenv.Bridged {
+		nodeIP = testenv.BridgeIP4
+	}
+	c, err := client.Dial("tcp", hostPort(nodeIP, 7002))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c, 4<<20)
+	c.Close()
+	c, err = n.Node.Dial("tcp", hostPort(server.IP4, 7000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(t, c, 4<<20)
+	c.Close()
+	s := d.stats()
+	// Each TCP and UDP flow (and each ping) was decided once.
+	if s.Verdict(dataplane.Allow) < 8 {
+		t.Errorf("verdicts %v: want every flow decided", s.Verdicts)
+	}
+	if s.DecodeErrors != 0 || s.KernelDropped != 0 || s.KernelUserDropped != 0 {
+		t.Errorf("counters %+v: want no errors or drops", s)
+	}
+	d.stop()
 }
 
 // udpExchange sends count datagrams of growing size through a UDP echo
@@ -215,75 +224,99 @@ func TestFastPath(t *testing.T) {
 			if _, err := server.ServeTCPEcho(":7000"); err != nil {
 				t.Fatal(err)
 			}
-			for _, mode := range []string{"--allow-all", "--inspect-all"} {
-				d := startDaemon(t, n, mode)
-				c, err := client.Dial("tcp", hostPort(server.IP4, 7000))
-				if err != nil {
-					t.Fatal(err)
-				}
-				echo(t, c, 64<<10)
-				before := d.stats().Queued
-				echo(t, c, 8<<20)
-				after := d.stats().Queued
-				c.Close()
-				switch mode {
-				case "--allow-all":
-					if after != before {
-						t.Errorf("allow-all: %d packets queued while 16 MiB flowed on a decided connection, want 0", after-before)
-					}
-				case "--inspect-all":
-					if after-before < 10 {
-						t.Errorf("inspect-all: only %d packets queued while 16 MiB flowed, want every packet", after-before)
-					}
-				}
-				d.stop()
-			}
+			eachMechanism(t, n, func(t *testing.T, mech []string) {
+				fastPath(t, n, client, server, mech)
+			})
 		})
 	}
 }
 
-// TestDNSAlwaysQueued: every DNS query and answer reaches user space, also
-// on a connection already decided, over UDP and TCP.
-func TestDNSAlwaysQueued(t *testing.T) {
-	requireIntegration(t)
-	n, client, server := newNode(t, testenv.Bridged)
-	if _, err := server.ServeDNS(":53", testenv.Zone{"api.example.com. 60 IN A 198.19.1.2"}); err != nil {
-		t.Fatal(err)
-	}
-	d := startDaemon(t, n, "--allow-all")
-	const queries = 10
-	for _, network := range []string{"udp", "tcp"} {
-		before := d.stats()
-		nc, err := client.Dial(network, hostPort(server.IP4, 53))
+func fastPath(t *testing.T, n *testenv.Node, client, server *testenv.Container, mech []string) {
+	t.Helper()
+	for _, mode := range []string{"--allow-all", "--inspect-all"} {
+		d := startDaemon(t, n, append([]string{mode}, mech...)...)
+		c, err := client.Dial("tcp", hostPort(server.IP4, 7000))
 		if err != nil {
 			t.Fatal(err)
 		}
-		co := &dns.Conn{Conn: nc}
-		for i := 0; i < queries; i++ {
-			m := new(dns.Msg)
-			m.SetQuestion("api.example.com.", dns.TypeA)
-			if err := co.WriteMsg(m); err != nil {
-				t.Fatal(err)
+		echo(t, c, 64<<10)
+		before := d.stats().Queued
+		echo(t, c, 8<<20)
+		after := d.stats().Queued
+		c.Close()
+		switch mode {
+		case "--allow-all":
+			if after != before {
+				t.Errorf("allow-all: %d packets queued while 16 MiB flowed on a decided connection, want 0", after-before)
 			}
-			_ = nc.SetReadDeadline(time.Now().Add(3 * time.Second))
-			r, err := co.ReadMsg()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(r.Answer) != 1 {
-				t.Fatalf("answer %v", r)
+		case "--inspect-all":
+			if after-before < 10 {
+				t.Errorf("inspect-all: only %d packets queued while 16 MiB flowed, want every packet", after-before)
 			}
 		}
-		nc.Close()
-		after := d.stats()
-		queued := after.Queued - before.Queued
-		allows := after.Verdict(dataplane.Allow) - before.Verdict(dataplane.Allow)
-		if queued < 2*queries || allows != 1 {
-			t.Errorf("%s: %d packets queued with %d allow decisions for %d queries on one connection; want every query and answer queued (≥%d) after the one decision",
-				network, queued, allows, queries, 2*queries)
+		d.stop()
+	}
+}
+
+// TestDNSAlwaysQueued: every DNS query and answer reaches user space, also
+// on a connection already decided, over UDP and TCP, IPv4 and IPv6, both
+// topologies, each connmark mechanism.
+func TestDNSAlwaysQueued(t *testing.T) {
+	requireIntegration(t)
+	for _, topo := range topologies {
+		t.Run(string(topo), func(t *testing.T) {
+			n, client, server := newNode(t, topo)
+			if _, err := server.ServeDNS(":53", testenv.Zone{"api.example.com. 60 IN A 198.19.1.2"}); err != nil {
+				t.Fatal(err)
+			}
+			eachMechanism(t, n, func(t *testing.T, mech []string) {
+				d := startDaemon(t, n, append([]string{"--allow-all"}, mech...)...)
+				for _, ip := range []netip.Addr{server.IP4, server.IP6} {
+					for _, network := range []string{"udp", "tcp"} {
+						dnsQueued(t, d, client.Host, network, hostPort(ip, 53))
+					}
+				}
+				d.stop()
+			})
+		})
+	}
+}
+
+// dnsQueued sends DNS queries over one connection and fails unless every
+// query and answer reached user space after the connection's one decision.
+func dnsQueued(t *testing.T, d *daemon, h *testenv.Host, network, addr string) {
+	t.Helper()
+	const queries = 10
+	before := d.stats()
+	nc, err := h.Dial(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	co := &dns.Conn{Conn: nc}
+	for i := 0; i < queries; i++ {
+		m := new(dns.Msg)
+		m.SetQuestion("api.example.com.", dns.TypeA)
+		if err := co.WriteMsg(m); err != nil {
+			t.Fatal(err)
+		}
+		_ = nc.SetReadDeadline(time.Now().Add(3 * time.Second))
+		r, err := co.ReadMsg()
+		if err != nil {
+			t.Fatalf("%s %s: query %d: %v", network, addr, i, err)
+		}
+		if len(r.Answer) != 1 {
+			t.Fatalf("%s %s: answer %v", network, addr, r)
 		}
 	}
-	d.stop()
+	nc.Close()
+	after := d.stats()
+	queued := after.Queued - before.Queued
+	allows := after.Verdict(dataplane.Allow) - before.Verdict(dataplane.Allow)
+	if queued < 2*queries || allows != 1 {
+		t.Errorf("%s %s: %d packets queued with %d allow decisions for %d queries on one connection; want every query and answer queued (≥%d) after the one decision",
+			network, addr, queued, allows, queries, 2*queries)
+	}
 }
 
 // TestKillAndRestart: kill -9 of the daemon mid-stream. Fail-open keeps
@@ -369,7 +402,8 @@ func TestContainersComeAndGo(t *testing.T) {
 	requireIntegration(t)
 	for _, topo := range topologies {
 		t.Run(string(topo), func(t *testing.T) {
-			n, client, server, d := denyNode(t, topo)
+			n, client, server := denyServers(t, topo)
+			d := startDaemon(t, n, "--deny", "tcp/6379")
 			stream, err := client.Dial("tcp", hostPort(server.IP4, 7000))
 			if err != nil {
 				t.Fatal(err)

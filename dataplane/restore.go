@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Saved is what iptables-save shows of Bulkhead in the filter table of one
@@ -135,14 +136,16 @@ func RemoveScript(cur Saved) []byte {
 }
 
 // joinArgs renders arguments for iptables-restore, quoting those that need
-// it (e.g. a comment saved by another tool).
+// it (e.g. a comment saved by another tool): empty ones, and those with
+// quotes, backslashes or any white space (a line's ends are trimmed when it
+// is read back, so a trailing "\v" would otherwise be lost).
 func joinArgs(args []string) string {
 	var b strings.Builder
 	for i, a := range args {
 		if i > 0 {
 			b.WriteByte(' ')
 		}
-		if a == "" || strings.ContainsAny(a, " \t\"'\\") {
+		if a == "" || strings.ContainsAny(a, "\"'\\") || strings.ContainsFunc(a, unicode.IsSpace) {
 			b.WriteByte('"')
 			b.WriteString(strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(a))
 			b.WriteByte('"')

@@ -201,11 +201,25 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 	// Before the per-veth dispatch (Bulkhead's connmark and mark bits are
 	// set only by its own rules, on connections of attached containers):
 	// a packet coming back from the reader (NF_REPEAT with the decision in
-	// its mark) goes to BULKHEAD-VERDICT; a packet of a decided connection
-	// takes the fast path in BULKHEAD-DECIDED. Most packets belong to a
-	// decided connection, so they skip the dispatch.
+	// its mark) goes to BULKHEAD-VERDICT; a packet of an allowed TCP or
+	// UDP connection other than DNS is accepted at once, by one rule (the
+	// fast path: most packets end here, after two rules and the jump);
+	// a packet of any other decided connection goes to BULKHEAD-DECIDED.
+	// The verdict rule stays first: a packet the reader denies on a
+	// connection allowed a moment before must reach BULKHEAD-VERDICT.
+	// "Not DNS" is "-m multiport ! --ports 53" (neither port is 53), not
+	// "-m udp ! --sport 53 ! --dport 53": iptables-nft (1.8.9) compiles
+	// the latter into one comparison of both ports at once, "not (both
+	// are 53)", which lets DNS through (TestDNSAlwaysQueued caught it).
+	// Two separate port matches compile right but iptables-nft-save
+	// prints them merged, so a save and restore by someone else would
+	// bring the bug back; multiport stays an xt match both ways.
 	for _, c := range []string{chainFwd, chainIn, chainOut} {
 		add(c, "-m", "mark", "!", "--mark", zero, "-j", chainVerdict)
+		for _, proto := range []string{"tcp", "udp"} {
+			add(c, "-p", proto, "-m", "multiport", "!", "--ports", dnsPort,
+				"-m", "connmark", "--mark", markOf(m.Allow), "-j", "ACCEPT")
+		}
 		add(c, "-m", "connmark", "!", "--mark", zero, "-j", chainDecided)
 	}
 	// Dispatch: which packets belong to an attached container.
@@ -232,10 +246,20 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 		add(chainOut, "-o", v.Name, "-j", chainPolicy)
 	}
 
-	// Decided: the kernel fast path. DNS queries and answers are always
-	// inspected: they return to the dispatch, which queues them.
-	// (One port per rule: iptables-nft turns these into plain
-	// comparisons, where a multiport match becomes a set lookup.)
+	// Decided: the kernel path of decided connections that the fast
+	// rules above did not take (other protocols, DNS, inspected and
+	// denied connections). Inspected TCP and UDP connections other than
+	// DNS go to BULKHEAD-INSPECT first: their server's packets (large
+	// responses) are the bulk of what reaches this chain; inspect-all
+	// connections are queued next (DNS included). DNS queries and
+	// answers are always inspected: they return to the dispatch, which
+	// queues them. (One port per rule: iptables-nft turns these into
+	// native comparisons; multiport stays an xt match.)
+	for _, proto := range []string{"tcp", "udp"} {
+		add(chainDecided, "-p", proto, "-m", "multiport", "!", "--ports", dnsPort,
+			"-m", "connmark", "--mark", markOf(m.Inspect), "-j", chainInspect)
+	}
+	add(chainDecided, "-m", "connmark", "--mark", markOf(m.InspectAll), "-j", chainQueue)
 	for _, proto := range []string{"udp", "tcp"} {
 		for _, dir := range []string{"--dport", "--sport"} {
 			add(chainDecided, "-p", proto, "-m", proto, dir, dnsPort, "-j", "RETURN")
@@ -245,8 +269,8 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 	add(chainDecided, "-m", "connmark", "--mark", markOf(m.Inspect), "-j", chainInspect)
 	add(chainDecided, "-p", "tcp", "-m", "connmark", "--mark", markOf(m.Deny), "-j", "REJECT", "--reject-with", "tcp-reset")
 	add(chainDecided, "-m", "connmark", "--mark", markOf(m.Deny), "-j", "DROP")
-	// Inspect-all (and values Bulkhead does not use) return to the
-	// dispatch and are queued.
+	// Values Bulkhead does not use return to the dispatch and are
+	// queued.
 
 	// Inspected: only the requests go to user space — what the client
 	// sends, except TCP segments without data.
@@ -263,7 +287,7 @@ func buildFamily(fam Family, veths []Veth, spec RuleSpec) Ruleset {
 			add(chainICMP6, "-p", "ipv6-icmp", "-m", "icmp6", "--icmpv6-type", t, "-j", "ACCEPT")
 		}
 	}
-	// Undecided, inspect-all and DNS packets go to user space.
+	// Undecided and DNS packets go to user space.
 	add(chainPolicy, "-j", chainQueue)
 
 	// Verdict: record the reader's decision in the connmark and apply it

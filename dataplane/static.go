@@ -9,21 +9,34 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 )
 
-// PortRule names a transport protocol and destination port, e.g. tcp/6379.
+// PortRule names a transport protocol and destination port, e.g. tcp/6379,
+// or a whole protocol without ports (Port 0), e.g. icmp.
 type PortRule struct {
 	Proto Proto
-	Port  uint16
+	Port  uint16 // 0: every packet of Proto (ICMP and ICMPv6 only)
 }
 
-func (r PortRule) String() string { return r.Proto.String() + "/" + strconv.Itoa(int(r.Port)) }
+func (r PortRule) String() string {
+	if r.Port == 0 {
+		return r.Proto.String()
+	}
+	return r.Proto.String() + "/" + strconv.Itoa(int(r.Port))
+}
 
-// ParsePortRule parses "tcp/PORT" or "udp/PORT".
+// ParsePortRule parses "tcp/PORT", "udp/PORT", "icmp" or "icmpv6".
 func ParsePortRule(s string) (PortRule, error) {
+	switch strings.ToLower(s) {
+	case "icmp":
+		return PortRule{Proto: ProtoICMP}, nil
+	case "icmpv6":
+		return PortRule{Proto: ProtoICMPv6}, nil
+	}
 	proto, port, ok := strings.Cut(s, "/")
 	if !ok {
-		return PortRule{}, fmt.Errorf("dataplane: port rule %q: want PROTO/PORT, e.g. tcp/6379", s)
+		return PortRule{}, fmt.Errorf("dataplane: port rule %q: want PROTO/PORT, e.g. tcp/6379, or icmp or icmpv6", s)
 	}
 	var r PortRule
 	switch strings.ToLower(proto) {
@@ -32,7 +45,7 @@ func ParsePortRule(s string) (PortRule, error) {
 	case "udp":
 		r.Proto = ProtoUDP
 	default:
-		return PortRule{}, fmt.Errorf("dataplane: port rule %q: protocol %q: want tcp or udp", s, proto)
+		return PortRule{}, fmt.Errorf("dataplane: port rule %q: protocol %q: want tcp or udp (with a port), icmp or icmpv6", s, proto)
 	}
 	n, err := strconv.ParseUint(port, 10, 16)
 	if err != nil || n == 0 {
@@ -44,7 +57,7 @@ func ParsePortRule(s string) (PortRule, error) {
 
 // matchPort reports whether a packet of proto to port matches a rule.
 func matchPort(rules []PortRule, proto Proto, port uint16) bool {
-	return slices.ContainsFunc(rules, func(r PortRule) bool { return r.Proto == proto && r.Port == port })
+	return slices.ContainsFunc(rules, func(r PortRule) bool { return r.Proto == proto && (r.Port == port || r.Port == 0) })
 }
 
 // StaticDecider decides from fixed rules, for the developer command, tests
@@ -64,6 +77,10 @@ type StaticDecider struct {
 	DenyPayload []byte
 	// Logger, if set, logs each connection decision at debug level.
 	Logger *slog.Logger
+	// Delay, for tests only, makes every Decide call sleep this long:
+	// a Decider too slow for the traffic, to overflow the queue. It
+	// breaks the Decider contract (Decide must not block) on purpose.
+	Delay time.Duration
 
 	requests, requestBytes, empty, fromServer, payloadDenied atomic.Uint64
 }
@@ -93,6 +110,9 @@ func (s *StaticDecider) Stats() StaticStats {
 
 // Decide implements Decider.
 func (s *StaticDecider) Decide(p *Packet) Verdict {
+	if s.Delay > 0 {
+		time.Sleep(s.Delay)
+	}
 	switch p.Conn {
 	case ConnDenied:
 		// A DNS packet of a denied connection (DNS is always queued).

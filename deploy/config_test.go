@@ -23,7 +23,7 @@ func TestShippedConfigLoads(t *testing.T) {
 	cfg, err := config.Load(config.Options{
 		Path:     config.DefaultPath,
 		Explicit: true,
-		Env:      config.Env{Hostname: "node-1", CPUs: 2},
+		Env:      config.Env{NodeName: "k8s-node-1", Hostname: "bulkhead-x7k2p", CPUs: 2},
 		ReadFile: func(string) ([]byte, error) { return []byte(data), nil },
 	})
 	if err != nil {
@@ -38,6 +38,14 @@ func TestShippedConfigLoads(t *testing.T) {
 		if c.got != c.want {
 			t.Errorf("agent.yaml %s = %q, want %q (the DaemonSet's mounts and probes use it)", c.field, c.got, c.want)
 		}
+	}
+	// The node is named by the DaemonSet's NODE_NAME, not fixed in the
+	// ConfigMap, and the mounted policy ConfigMap is watched.
+	if cfg.Node != "k8s-node-1" {
+		t.Errorf("agent.yaml gives node %q, want NODE_NAME's %q", cfg.Node, "k8s-node-1")
+	}
+	if cfg.PolicyWatchInterval <= 0 {
+		t.Errorf("agent.yaml turns the policy watch off (%v): ConfigMap updates would not be reloaded", cfg.PolicyWatchInterval)
 	}
 
 	policyCM := find[*corev1.ConfigMap](t, objs, "ConfigMap", "bulkhead-policy")

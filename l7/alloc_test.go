@@ -3,6 +3,7 @@ package l7
 import (
 	"crypto/tls"
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -117,10 +118,14 @@ func allocConnection(e *Engine, f *Flow, app App, port uint16, conv [][]byte, di
 // TestAllocsAppConnections: whole short connections of the application
 // protocols (handshake, a few requests, Release) allocate nothing once the
 // engine's pools are warm: parsers are reset and reused.
-func TestAllocsAppConnections(t *testing.T) {
+func TestAllocsAppConnections(t *testing.T) { checkConnectionAllocs(t, allocConversations()) }
+
+// checkConnectionAllocs checks that each conversation, fed as a whole
+// connection again and again, allocates nothing.
+func checkConnectionAllocs(t *testing.T, convs []allocConversation) {
 	skipUnderRace(t)
-	for _, c := range allocConversations() {
-		t.Run(c.app.String(), func(t *testing.T) {
+	for i, c := range convs {
+		t.Run(fmt.Sprintf("%v-%d", c.app, i), func(t *testing.T) {
 			e := NewEngine(Config{})
 			conv := make([][]byte, len(c.conv))
 			dirs := make([]Dir, len(c.conv))
@@ -156,5 +161,75 @@ func allocConversations() []allocConversation {
 		{MQTT, 1883, []appsChunk{cli(mqttConnect311), srv(mqttConnAck), cli(mqttPublish), cli(mqttSubscribe), srv("\x90\x04\x00\x01\x01\x00"),
 			cli(mqttDisconnect)}},
 		{Memcached, 11211, []appsChunk{cli(mcSet), srv("STORED\r\n"), cli(mcGet), srv(mcReply)}},
+	}
+}
+
+// h2Conversations are whole HTTP/2 connections in the agent's segments:
+// prior knowledge with keep-alive requests, a gRPC call with its trailers,
+// and an h2c upgrade. Each header block is split over two segments so
+// that reassembly buffers are used too.
+func h2Conversations() []allocConversation {
+	split := func(dir Dir, s string) []appsChunk {
+		return []appsChunk{{dir: dir, data: s[:len(s)/2]}, {dir: dir, data: s[len(s)/2:]}}
+	}
+	cl := newH2Writer(true)
+	_ = cl.fr.WriteSettings()
+	for i := uint32(1); i <= 5; i += 2 {
+		cl.headers(i, true, ":method", "GET", ":scheme", "http", ":path", fmt.Sprintf("/v2/items/%d", i),
+			":authority", "api.example:8080", "user-agent", "test/1", "x-request-id", fmt.Sprintf("%08x", i*7919))
+	}
+	sv := newH2Writer(false)
+	_ = sv.fr.WriteSettings()
+	for i := uint32(1); i <= 5; i += 2 {
+		sv.headers(i, false, ":status", "200", "content-type", "application/json")
+		_ = sv.fr.WriteData(i, true, []byte(`{"ok":true}`))
+	}
+	gc := newH2Writer(true)
+	_ = gc.fr.WriteSettings()
+	gc.headers(1, false, ":method", "POST", ":scheme", "http", ":path", "/orders.v1.Orders/Create", ":authority", "orders:50051",
+		"content-type", "application/grpc", "te", "trailers", "grpc-timeout", "1S")
+	_ = gc.fr.WriteData(1, true, []byte("\x00\x00\x00\x00\x03abc"))
+	gs := newH2Writer(false)
+	_ = gs.fr.WriteSettings()
+	gs.headers(1, false, ":status", "200", "content-type", "application/grpc")
+	_ = gs.fr.WriteData(1, false, []byte("\x00\x00\x00\x00\x02ok"))
+	gs.headers(1, true, "grpc-status", "0", "grpc-message", "")
+	up, switched, client, second := h2cUpgrade()
+	return []allocConversation{
+		{HTTP2, 8080, append(split(FromClient, cl.String()), split(FromServer, sv.String())...)},
+		{GRPC, 50051, append(split(FromClient, gc.String()), split(FromServer, gs.String())...)},
+		{HTTP2, 80, []appsChunk{cli(up), srv(switched), cli(client), srv(second)}},
+	}
+}
+
+// TestAllocsHTTP2Connections: whole HTTP/2, gRPC and h2c connections
+// (handshake, preface, SETTINGS, HPACK-coded requests and responses, DATA,
+// trailers, Release) allocate nothing once the pools are warm.
+func TestAllocsHTTP2Connections(t *testing.T) { checkConnectionAllocs(t, h2Conversations()) }
+
+// TestAllocsBufferGrowth: a request whose header block arrives in pieces
+// that make the reassembly buffer grow (MinBuffer to 4 KiB) allocates
+// nothing once the size classes are pooled.
+func TestAllocsBufferGrowth(t *testing.T) {
+	skipUnderRace(t)
+	e := NewEngine(Config{})
+	var f Flow
+	f.Init(e, TCP, 40000, 80, OrientationKnown)
+	var sink nopSink
+	f.TCP(FromClient, 0, SYN, nil, sink)
+	req := []byte("GET /api HTTP/1.1\r\nHost: api.example\r\nCookie: " + strings.Repeat("c", 3000) + "\r\n\r\n")
+	seq := uint32(1)
+	allocs := testing.AllocsPerRun(500, func() {
+		for i := 0; i < len(req); i += 400 {
+			p := req[i:min(i+400, len(req))]
+			f.TCP(FromClient, seq, ACK, p, sink)
+			seq += uint32(len(p))
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%.1f allocations per request", allocs)
+	}
+	if f.Requests() < 500 || e.Buffered() != 0 {
+		t.Errorf("requests %d, buffered %d", f.Requests(), e.Buffered())
 	}
 }

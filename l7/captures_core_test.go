@@ -30,9 +30,10 @@ import (
 
 // The capture specs of the core protocols (HTTP/1, HTTP/2 and gRPC, TLS,
 // DNS, QUIC): real clients (curl, openssl s_client, dig, grpc-go, quic-go)
-// against real servers (Go's net/http with h2c, openssl s_server, miekg/dns,
-// grpc-go, quic-go). captures_make_test.go runs them (TestMakeCapturesCore,
-// build tag "captures", root; curl, openssl, dig and tcpdump installed).
+// against real servers (Debian's nginx and dnsmasq, Go's net/http with h2c,
+// openssl s_server, miekg/dns, grpc-go, quic-go). captures_make_test.go runs
+// them (TestMakeCapturesCore, build tag "captures", root; the packages of
+// scripts/install-capture-deps.sh installed).
 
 // coreServe serves handler on :8080 in s over HTTP/1.1 and unencrypted
 // HTTP/2 with prior knowledge, and with upgrade also over h2c by Upgrade.
@@ -291,5 +292,63 @@ func coreCaptureSpecs() []captureSpec {
 		},
 		quicSpec("quic-v1", quic.Version1),
 		quicSpec("quic-v2", quic.Version2),
+		{
+			// Debian's nginx, one process as root, serving a file and
+			// a fixed answer; curl keeps one connection for several
+			// requests.
+			name: "http-nginx", filter: "tcp port 8080",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				appsWrite(t, dir, "www/static/app.js", "console.log('bulkhead');\n", 0o644)
+				conf := appsWrite(t, dir, "nginx.conf", `daemon off;
+master_process off;
+pid `+filepath.Join(dir, "nginx.pid")+`;
+error_log stderr warn;
+events {}
+http {
+	access_log off;
+	client_body_temp_path `+filepath.Join(dir, "body")+`;
+	proxy_temp_path `+filepath.Join(dir, "proxy")+`;
+	fastcgi_temp_path `+filepath.Join(dir, "fastcgi")+`;
+	uwsgi_temp_path `+filepath.Join(dir, "uwsgi")+`;
+	scgi_temp_path `+filepath.Join(dir, "scgi")+`;
+	server {
+		listen 8080;
+		server_name shop.example;
+		root `+filepath.Join(dir, "www")+`;
+		location /static/ {}
+		location = /api/v1/orders { return 201 "created\n"; }
+		location / { return 200 "ok\n"; }
+	}
+}
+`, 0o644)
+				appsStart(t, ctx, s, "nginx", "-p", dir, "-c", conf, "-e", "stderr")
+				captureWaitTCP(t, s, 8080)
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				base := "http://" + ip.String() + ":8080"
+				captureRun(t, ctx, c, false, "curl", "-sS", "-A", "curl-capture/1.0", "-H", "Host: Shop.Example:8080",
+					base+"/static/app.js", base+"/static/missing.css", base+"/api/v1/users?page=2",
+					"--next", "-sS", "-A", "curl-capture/1.0", "-H", "Host: Shop.Example:8080",
+					"-d", `{"item":42}`, "-H", "Content-Type: application/json", base+"/api/v1/orders")
+			},
+		},
+		{
+			// Debian's dnsmasq as an authoritative-style server of local
+			// records (no upstream); dig over UDP, then over TCP.
+			name: "dns-dnsmasq", filter: "port 53",
+			server: func(t *testing.T, ctx context.Context, s *testenv.Container, dir string) {
+				appsStart(t, ctx, s, "dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-resolv", "--no-hosts",
+					"--interface=eth0", "--bind-interfaces", "--user=root", "--pid-file="+filepath.Join(dir, "pid"),
+					"--local=/example/", "--host-record=api.example,198.18.0.11,2001:2:0:1::b",
+					"--cname=www.api.example,api.example", "--txt-record=api.example,v=bulkhead", "--local-ttl=60")
+				captureWaitTCP(t, s, 53)
+			},
+			client: func(t *testing.T, ctx context.Context, c *testenv.Container, ip netip.Addr, dir string) {
+				for _, q := range [][]string{{"api.example", "A"}, {"api.example", "AAAA"}, {"www.api.example", "A"}, {"missing.example", "A"}, {"api.example", "TXT"}} {
+					captureRun(t, ctx, c, false, "dig", "+tries=1", "+time=2", "@"+ip.String(), q[0], q[1])
+				}
+				captureRun(t, ctx, c, false, "dig", "+tcp", "+tries=1", "+time=2", "@"+ip.String(), "www.api.example", "AAAA")
+			},
+		},
 	}
 }

@@ -26,7 +26,8 @@ const (
 // message.
 type clientHello struct {
 	legacyVersion uint16
-	maxVersion    uint16 // highest non-GREASE supported_versions entry, else legacyVersion
+	maxVersion    uint16   // highest non-GREASE supported_versions entry, else legacyVersion
+	versions      []uint16 // the non-GREASE supported_versions entries in order, else legacyVersion
 	sni           []byte
 	hasSNI        bool
 	alpn          []string // aliases the message
@@ -88,10 +89,19 @@ func (r *tlsReader) bytes(n int) []byte {
 
 // parse decodes a ClientHello body (after the 4-byte handshake header).
 func (ch *clientHello) parse(body []byte) error {
+	err := ch.parseBody(body)
+	if len(ch.versions) == 0 && ch.legacyVersion != 0 {
+		ch.versions = append(ch.versions, ch.legacyVersion) // no supported_versions
+	}
+	return err
+}
+
+func (ch *clientHello) parseBody(body []byte) error {
 	ch.legacyVersion, ch.maxVersion = 0, 0
 	ch.sni, ch.hasSNI = nil, false
 	ch.alpn = ch.alpn[:0]
 	ch.ciphers, ch.exts, ch.sigs = ch.ciphers[:0], ch.exts[:0], ch.sigs[:0]
+	ch.versions = ch.versions[:0]
 	r := tlsReader{b: body}
 	ch.legacyVersion = uint16(r.u16())
 	r.bytes(32)            // random
@@ -145,9 +155,11 @@ func (ch *clientHello) parse(body []byte) error {
 			l := tlsReader{b: data}
 			vs := l.bytes(l.u8())
 			best := uint16(0)
+			ch.versions = ch.versions[:0]
 			for i := 0; i+1 < len(vs); i += 2 {
-				if v := binary.BigEndian.Uint16(vs[i:]); !isGREASE(v) && v > best {
-					best = v
+				if v := binary.BigEndian.Uint16(vs[i:]); !isGREASE(v) && len(ch.versions) < 16 {
+					ch.versions = append(ch.versions, v)
+					best = max(best, v)
 				}
 			}
 			if best != 0 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 )
 
 // Defaults of Config.
@@ -19,6 +20,10 @@ const (
 	// DefaultMaxDetectDatagrams is how many UDP datagrams of a direction
 	// detection examines.
 	DefaultMaxDetectDatagrams = 4
+	// MinBuffer is the smallest reassembly buffer: a direction that must
+	// keep bytes takes one of this size, and a buffer twice as large each
+	// time it needs more room, up to MaxBuffer.
+	MinBuffer = 512
 )
 
 // Config bounds the engine. The zero value means the defaults.
@@ -35,6 +40,11 @@ type Config struct {
 	// MaxDetectDatagrams caps the UDP datagrams of a direction that
 	// detection examines.
 	MaxDetectDatagrams int
+	// MaxBufferTotal caps the bytes of reassembly buffers that the flows of
+	// the engine hold together (Engine.Buffered). A direction that needs a
+	// buffer, or a larger one, beyond it stops with NoteBufferBudget. Zero
+	// means no cap: the bound is then 2 × MaxBuffer per flow fed.
+	MaxBufferTotal int64
 	// Parser is handed to every parser the engine creates. A nil
 	// Parser.KafkaTopics gets a new KafkaTopics of DefaultKafkaTopics ids,
 	// shared by the flows of the engine.
@@ -60,6 +70,7 @@ func (c Config) withDefaults() Config {
 		c.MaxDetectDatagrams = DefaultMaxDetectDatagrams
 	}
 	c.MaxDetectDatagrams = min(c.MaxDetectDatagrams, 0xffff)
+	c.MaxBufferTotal = max(c.MaxBufferTotal, 0)
 	if c.Parser.KafkaTopics == nil {
 		c.Parser.KafkaTopics = NewKafkaTopics(DefaultKafkaTopics)
 	}
@@ -76,7 +87,11 @@ const maxCandidates = 64
 type Engine struct {
 	cfg   Config
 	cands [2][]candidate // [0] TCP, [1] UDP, in registry order
-	bufs  sync.Pool      // *streamBuf
+	// sizes are the buffer size classes: MinBuffer, doubling, the last
+	// one MaxBuffer; bufs pools the *streamBuf of each class.
+	sizes []int
+	bufs  []sync.Pool
+	held  atomic.Int64 // bytes of the buffers flows hold
 }
 
 // candidate is a registered protocol with its pool of parsers.
@@ -99,8 +114,18 @@ func NewEngine(cfg Config) *Engine {
 // tools that want a subset). It fails when a transport has more than 64.
 func NewEngineFor(cfg Config, protos []*Protocol) (*Engine, error) {
 	e := &Engine{cfg: cfg.withDefaults()}
-	size := e.cfg.MaxBuffer
-	e.bufs.New = func() any { return &streamBuf{b: make([]byte, size)} }
+	for size := MinBuffer; ; size *= 2 {
+		size = min(size, e.cfg.MaxBuffer)
+		e.sizes = append(e.sizes, size)
+		if size == e.cfg.MaxBuffer {
+			break
+		}
+	}
+	e.bufs = make([]sync.Pool, len(e.sizes))
+	for i, size := range e.sizes {
+		class := uint8(i)
+		e.bufs[i].New = func() any { return &streamBuf{b: make([]byte, size), class: class} }
+	}
 	for _, p := range protos {
 		i := transportIndex(p.Transport)
 		if i < 0 {
@@ -129,13 +154,39 @@ func transportIndex(t Transport) int {
 	return -1
 }
 
-func (e *Engine) getBuf() *streamBuf {
-	sb := e.bufs.Get().(*streamBuf)
+// Buffered returns the bytes of reassembly buffers that the engine's flows
+// hold now (whole buffers, whatever they contain; buffers back in the
+// pools are not counted).
+func (e *Engine) Buffered() int64 { return e.held.Load() }
+
+// getBuf returns an empty buffer of the smallest class that holds size
+// bytes (size ≤ MaxBuffer), or nil when taking it would exceed
+// MaxBufferTotal. exchange is the size of a buffer the caller gives back
+// in return (0 if none; then putBuf with held false): it counts as held
+// already.
+func (e *Engine) getBuf(size, exchange int) *streamBuf {
+	class := 0
+	for class < len(e.sizes)-1 && e.sizes[class] < size {
+		class++
+	}
+	n := int64(e.sizes[class] - exchange)
+	if held := e.held.Add(n); n > 0 && e.cfg.MaxBufferTotal > 0 && held > e.cfg.MaxBufferTotal {
+		e.held.Add(-n)
+		return nil
+	}
+	sb := e.bufs[class].Get().(*streamBuf)
 	sb.n, sb.nruns = 0, 0
 	return sb
 }
 
-func (e *Engine) putBuf(sb *streamBuf) { e.bufs.Put(sb) }
+// putBuf gives sb back to its pool. held says whether it was counted in
+// Buffered (false when getBuf already accounted for the exchange).
+func (e *Engine) putBuf(sb *streamBuf, held bool) {
+	if held {
+		e.held.Add(-int64(len(sb.b)))
+	}
+	e.bufs[sb.class].Put(sb)
+}
 
 // newParser returns a parser for candidate c, from its pool when possible.
 func (e *Engine) newParser(c *candidate) Parser {

@@ -140,8 +140,13 @@ func TestReassembly(t *testing.T) {
 	}, {
 		name:   "out-of-order data beyond the limit",
 		maxBuf: 64,
-		segs:   []seg{cseg("L1\n"), at(FromClient, 200, "L9\n"), at(FromClient, 3, "L2\n")},
+		segs:   []seg{cseg("L1\n"), at(FromClient, 40, "L9"+strings.Repeat("x", 30)+"\n"), at(FromClient, 3, "L2\n")},
 		want:   []string{`req redis Command="L1"`, "note " + NoteReassemblyLimit},
+	}, {
+		name:   "a segment MaxBuffer or more ahead is thrown away; the stream goes on",
+		maxBuf: 64,
+		segs:   []seg{cseg("L1\n"), at(FromClient, 200, "L9\n"), at(FromClient, 3, "L2\n")},
+		want:   []string{`req redis Command="L1"`, "note " + NoteOutOfWindow, `req redis Command="L2"`},
 	}, {
 		name: "too many holes",
 		segs: append([]seg{cseg("L1\n")}, manyHoles...),
@@ -166,8 +171,13 @@ func TestReassembly(t *testing.T) {
 	}, {
 		name:  "no handshake: starts at the first segment seen",
 		noSYN: true,
-		segs:  []seg{at(FromClient, 100, "L1\n"), at(FromClient, 90, "L0\n"), at(FromClient, 103, "L2\n")},
+		segs:  []seg{at(FromClient, 100, "L1\n"), at(FromClient, 103, "L2\n")},
 		want:  []string{`req redis Command="L1"`, `req redis Command="L2"`},
+	}, {
+		name:  "no handshake: bytes before the first segment seen are thrown away and noted",
+		noSYN: true,
+		segs:  []seg{at(FromClient, 100, "L1\n"), at(FromClient, 90, "L0\n"), at(FromClient, 103, "L2\n")},
+		want:  []string{`req redis Command="L1"`, "note " + NoteOutOfWindow, `req redis Command="L2"`},
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -197,8 +207,11 @@ func TestSequenceWrap(t *testing.T) {
 	}
 }
 
-// TestSecondSYNACK: a server that answers a retransmitted SYN with another
-// ISN; the data follows the second one.
+// TestSecondSYNACK: the first SYN of a direction gives its start for good.
+// A server's second SYN-ACK with another ISN is ignored, as the client's TCP
+// ignores it once the first one arrived (RFC 5961 §4): data at the second
+// ISN is thrown away as out of the window (and the direction is suspect),
+// data at the first is parsed.
 func TestSecondSYNACK(t *testing.T) {
 	e := fakeEngine(t, Config{}, prefixProto(Redis, FromClient, "L"), prefixProto(SSH, FromServer, "S"))
 	sink := &textSink{}
@@ -208,9 +221,13 @@ func TestSecondSYNACK(t *testing.T) {
 	f.TCP(FromServer, 5000, SYN|ACK, nil, sink)
 	f.TCP(FromServer, 900000, SYN|ACK, nil, sink)
 	f.TCP(FromServer, 900001, ACK, []byte("S1\n"), sink)
-	want := []string{`resp ssh Status=2`}
+	f.TCP(FromServer, 5001, ACK, []byte("S2\n"), sink)
+	want := []string{"note " + NoteOutOfWindow, `resp ssh Status=2`}
 	if diff := cmp.Diff(want, sink.lines); diff != "" {
 		t.Errorf("events (-want +got):\n%s", diff)
+	}
+	if !f.Stopped(FromServer) || f.Stopped(FromClient) {
+		t.Errorf("Stopped: client %v server %v, want false true", f.Stopped(FromClient), f.Stopped(FromServer))
 	}
 }
 

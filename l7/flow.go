@@ -59,7 +59,7 @@ const (
 
 // Flow is the engine's state for one flow (a TCP connection or a UDP
 // conversation). It is designed to sit inline in the caller's flow table
-// entry: 136 bytes on amd64 when idle, with reassembly buffers and
+// entry: 152 bytes on amd64 when idle, with reassembly buffers and
 // parsers drawn from the engine's pools only while needed and given back by
 // Release (and as soon as a direction needs no buffer).
 //
@@ -153,24 +153,33 @@ func (f *Flow) Done() bool {
 	return f.st[0].flags&stStopped != 0 && f.st[1].flags&stStopped != 0
 }
 
-// Stopped reports whether the engine has stopped reading direction dir
-// (the caller's orientation, as for TCP and UDP): what that side sends now
-// is not parsed, so no request (client side) or response (server side)
-// will be reported from it. A direction stops for good when its bytes broke
-// the protocol (the parser's error is a note), a reassembly limit was
-// reached (a note), the parser needs no more bytes (ErrDone: a TLS
-// ClientHello seen, or a switch to bytes it cannot read, such as STARTTLS
-// or an SSLRequest, which the parser notes when it sees it), detection gave
-// up on both sides (StateUnknown), or the flow was released. While the
-// protocol is still undecided, a direction that detection gave up on
-// (nothing it sent matched, or its detection budget is spent) is stopped
-// too: its bytes are parsed only if the other side's bytes decide the
-// protocol later, and then Stopped reports false again. Notes that leave
-// parsing going (NoteConflictingOverlap, NoteGap, a parser's informational
-// notes) do not stop a direction. A zero Flow has not stopped.
+// Stopped reports whether the engine no longer vouches for direction dir
+// (the caller's orientation, as for TCP and UDP): what that side sends may
+// go unparsed, so requests (client side) or responses (server side) may be
+// missed. The caller that enforces a policy must then not rely on the
+// requests it is told about (the agent fails closed).
+//
+// A direction stops for good when its bytes broke the protocol (the
+// parser's error is a note), a reassembly limit or the engine's buffer
+// budget was reached (a note), the parser needs no more bytes (ErrDone: a
+// TLS ClientHello seen, or a switch to bytes it cannot read, such as
+// STARTTLS or an SSLRequest, which the parser notes when it sees it),
+// detection gave up on both sides (StateUnknown), or the flow was
+// released. While the protocol is still undecided, a direction that
+// detection gave up on (nothing it sent matched, or its detection budget is
+// spent) is stopped too: its bytes are parsed only if the other side's
+// bytes decide the protocol later, and then Stopped reports false again.
+//
+// A TCP direction that had a segment thrown away as out of the window
+// (NoteOutOfWindow) is suspect: Stopped reports true from then on, although
+// the engine goes on parsing it and reporting what it finds.
+//
+// Notes that leave parsing going (NoteConflictingOverlap, NoteGap, a
+// parser's informational notes) do not stop a direction. A zero Flow has
+// not stopped.
 func (f *Flow) Stopped(dir Dir) bool {
 	fl := f.st[dir&1].flags
-	return fl&stStopped != 0 || f.state == StateDetecting && fl&stExhausted != 0
+	return fl&(stStopped|stSuspect) != 0 || f.state == StateDetecting && fl&stExhausted != 0
 }
 
 // Summary returns the parser's Summary (analyze's per-protocol JSON), nil
@@ -196,6 +205,21 @@ func (f *Flow) Finish(sink Sink) {
 		}
 	}
 	f.sink = nil
+}
+
+// SetISN tells the engine the initial sequence number that side dir chose
+// (the sequence number of its SYN), for a caller that saw the handshake but
+// starts feeding the flow later. It has the effect of feeding that SYN: the
+// direction's stream starts at isn+1 and never moves (segments far from it
+// are thrown away, see NoteOutOfWindow). Call it before the direction's
+// first segment; a call after it, or after the direction's SYN, changes
+// nothing (except that it confirms a start that the first segment set, when
+// it agrees with it).
+func (f *Flow) SetISN(dir Dir, isn uint32) {
+	if f.flags&flInit == 0 {
+		return
+	}
+	f.st[dir&1].syn(isn)
 }
 
 // TCP feeds one TCP segment sent by side dir (caller's orientation): its
@@ -232,9 +256,13 @@ func (f *Flow) tcpData(side int, seq uint32, payload []byte) {
 	if s.segs < 0xffff {
 		s.segs++
 	}
-	data, fromBuf, res, conflict := s.push(f.eng, seq, payload)
-	if conflict {
+	data, fromBuf, res, notes := s.push(f.eng, seq, payload)
+	if notes&noteConflict != 0 {
 		f.note(noteConflict)
+	}
+	if notes&noteWindow != 0 {
+		f.note(noteWindow)
+		s.flags |= stSuspect
 	}
 	switch res {
 	case pushOverflow:
@@ -243,6 +271,10 @@ func (f *Flow) tcpData(side int, seq uint32, payload []byte) {
 		return
 	case pushHoles:
 		f.note(noteHoles)
+		f.stop(side)
+		return
+	case pushBudget:
+		f.note(noteBudgetMem)
 		f.stop(side)
 		return
 	case pushNothing:
@@ -271,7 +303,12 @@ func (f *Flow) tcpData(side int, seq uint32, payload []byte) {
 		f.note(noteBudget)
 		s.flags |= stExhausted
 	}
-	if len(data) > cfg.MaxDetectBytes || !s.consumed(f.eng, data, fromBuf, 0) {
+	if len(data) > cfg.MaxDetectBytes {
+		f.quiet(side)
+	} else if r := s.consumed(f.eng, data, fromBuf, 0); r != pushData {
+		if r == pushBudget {
+			f.note(noteBudgetMem)
+		}
 		f.quiet(side)
 	}
 	f.checkUnknown()
@@ -348,8 +385,12 @@ func (f *Flow) parseTCP(side int, data []byte, fromBuf bool) {
 			break
 		}
 	}
-	if !s.consumed(f.eng, data, fromBuf, total) {
+	switch s.consumed(f.eng, data, fromBuf, total) {
+	case pushOverflow:
 		f.note(noteLimit)
+		f.stop(side)
+	case pushBudget:
+		f.note(noteBudgetMem)
 		f.stop(side)
 	}
 }

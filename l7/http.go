@@ -67,6 +67,9 @@ func detectHTTP(dir Dir, data []byte) Match {
 	if !httpKnownMethod(data[:sp]) {
 		return NoMatch
 	}
+	if m := detectHTTPTarget(data[:sp], data[sp+1:]); m != NeedMore {
+		return m
+	}
 	i := sp + 1
 	for i < len(data) && data[i] > ' ' && data[i] < 0x7f {
 		i++
@@ -78,6 +81,34 @@ func detectHTTP(dir Dir, data []byte) Match {
 		return NoMatch
 	}
 	return matchVersion(data[i+1:])
+}
+
+// detectHTTPTarget decides from the start of the request target, after a
+// known method and a space, without waiting for the end of the line: a
+// request line sent a byte per segment would otherwise outlast the
+// detection budget, and the server would have the request before the
+// engine knew it was HTTP. An origin-form target ("/…"), an absolute-form
+// one with an http or https scheme, or a CONNECT authority (a name, an
+// address or "[IPv6]") is HTTP. NeedMore leaves the decision to the rest of
+// the line: other schemes and the asterisk form ("OPTIONS *", which RTSP
+// shares) wait for the version, which such lines reach quickly.
+func detectHTTPTarget(method, t []byte) Match {
+	if len(t) == 0 {
+		return NeedMore
+	}
+	switch c := t[0]; {
+	case c == '/':
+		return Matched
+	case string(method) == "CONNECT":
+		if isAlnum(c) || c == '[' {
+			return Matched
+		}
+		return NeedMore
+	}
+	if appHasPrefixFold(t, "http://") || appHasPrefixFold(t, "https://") {
+		return Matched
+	}
+	return NeedMore
 }
 
 // matchVersion matches "HTTP/1.0" or "HTTP/1.1" at the start of b.

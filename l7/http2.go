@@ -6,22 +6,21 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-
-	"golang.org/x/net/http2/hpack"
 )
 
 // HTTP/2 (RFC 9113) with prior knowledge (the client opens with the
 // connection preface) or after an h2c upgrade from HTTP/1.1 (http.go), and
 // gRPC over it.
 //
-// Header blocks (HEADERS, CONTINUATION, PUSH_PROMISE) are HPACK-decoded with
-// golang.org/x/net/http2/hpack: every block is decoded, in order, to keep
-// the dynamic table in step with the peers'. The table may grow to what the
-// receiving peer allowed in its SETTINGS, but never beyond h2MaxTable, and
-// header strings beyond h2MaxString are refused: a connection that needs
-// more stops being inspected (with a note). Other frames are skipped as
-// they stream by; only header-carrying and SETTINGS frames are buffered
-// whole.
+// Header blocks (HEADERS, CONTINUATION, PUSH_PROMISE) are gathered whole
+// (up to h2MaxBlock) and HPACK-decoded (hpack.go, allocation-free): every
+// block is decoded, in order, to keep the dynamic table in step with the
+// peers'. The table may grow to what the receiving peer allowed in its
+// SETTINGS, but never beyond h2MaxTable, and header strings beyond
+// h2MaxString are refused: a connection that needs more stops being
+// inspected (with a note). The values the parser reports are copied from
+// the block as it is decoded. Other frames are skipped as they stream by;
+// only header-carrying and SETTINGS frames are buffered whole.
 //
 // Request: Method, Host (:authority, else host), Path (normalised),
 // UserAgent; with content-type application/grpc the App is GRPC and
@@ -44,6 +43,8 @@ const (
 	h2MaxTable = 64 << 10
 	// h2MaxString bounds one decoded header name or value.
 	h2MaxString = 16 << 10
+	// h2MaxBlock bounds a header block gathered over CONTINUATION frames.
+	h2MaxBlock = 64 << 10
 	// h2Streams is how many streams the parser remembers to pair
 	// responses with requests.
 	h2Streams = 64
@@ -98,19 +99,45 @@ func (p *http2Parser) Summary() any { return p.log.summary() }
 
 // h2Side is the state of one direction.
 type h2Side struct {
-	dec         *hpack.Decoder
+	dec         hpackDecoder
 	prefaceLeft int    // client: preface bytes still expected
 	skip        int    // bytes of the current frame still to pass over
 	cont        uint32 // stream whose header block continues, 0 if none
 	contPush    bool   // the continued block is a PUSH_PROMISE's
+	hdr         []byte // the header block gathered so far
 	blk         h2Block
 }
 
-// h2Block collects the fields of the header block being decoded.
+// The header fields a block keeps (h2Block.at).
+const (
+	h2Method = iota
+	h2Path
+	h2Authority
+	h2Host
+	h2Status
+	h2CType
+	h2UA
+	h2Fields
+)
+
+// h2Block collects the fields of the header block being decoded: their
+// values are copied into buf, back to back.
 type h2Block struct {
-	method, path, authority, host, status, ctype, ua string
-	stream                                           uint32
-	emit                                             bool
+	buf    []byte
+	at     [h2Fields]struct{ off, n int32 }
+	stream uint32
+	emit   bool
+}
+
+// start prepares b for a new header block, keeping its buffer.
+func (b *h2Block) start(stream uint32, emit bool) {
+	*b = h2Block{buf: b.buf[:0], stream: stream, emit: emit}
+}
+
+// get returns the value of field k ("" when absent). It aliases b.buf.
+func (b *h2Block) get(k int) string {
+	a := b.at[k]
+	return bstr(b.buf[a.off : a.off+a.n])
 }
 
 type h2Stream struct {
@@ -130,15 +157,7 @@ type h2Conn struct {
 	scratch []byte
 }
 
-func newH2Conn() *h2Conn {
-	c := &h2Conn{}
-	for i := range c.side {
-		s := &c.side[i]
-		s.dec = hpack.NewDecoder(4096, func(f hpack.HeaderField) { s.blk.field(f) })
-		s.dec.SetMaxStringLength(h2MaxString)
-	}
-	return c
-}
+func newH2Conn() *h2Conn { return &h2Conn{} }
 
 // reset prepares c for a new connection whose records go to log.
 func (c *h2Conn) reset(log *httpLog) {
@@ -146,13 +165,9 @@ func (c *h2Conn) reset(log *httpLog) {
 	for i := range c.side {
 		s := &c.side[i]
 		s.prefaceLeft, s.skip, s.cont, s.contPush = 0, 0, 0, false
-		s.blk = h2Block{}
-		// Drop a header block the previous connection left unfinished, and
-		// empty the table (hpack's only way: a size of 0).
-		_ = s.dec.Close()
-		s.dec.SetAllowedMaxDynamicTableSize(4096)
-		s.dec.SetMaxDynamicTableSize(0)
-		s.dec.SetMaxDynamicTableSize(4096)
+		s.hdr = s.hdr[:0]
+		s.blk.start(0, false)
+		s.dec.reset(h2MaxString)
 	}
 	c.side[FromClient].prefaceLeft = len(h2Preface)
 	c.streams = [h2Streams]h2Stream{}
@@ -182,26 +197,33 @@ func (c *h2Conn) lookup(id uint32) (h2Stream, bool) {
 	return h2Stream{}, false
 }
 
-func (b *h2Block) field(f hpack.HeaderField) {
+// field implements hpackSink: it keeps the values of the fields the
+// parser reports (the last one of each name).
+func (b *h2Block) field(name, value []byte) {
 	if !b.emit {
 		return
 	}
-	switch f.Name {
+	var k int
+	switch string(name) {
 	case ":method":
-		b.method = f.Value
+		k = h2Method
 	case ":path":
-		b.path = f.Value
+		k = h2Path
 	case ":authority":
-		b.authority = f.Value
+		k = h2Authority
 	case "host":
-		b.host = f.Value
+		k = h2Host
 	case ":status":
-		b.status = f.Value
+		k = h2Status
 	case "content-type":
-		b.ctype = f.Value
+		k = h2CType
 	case "user-agent":
-		b.ua = f.Value
+		k = h2UA
+	default:
+		return
 	}
+	b.at[k].off, b.at[k].n = int32(len(b.buf)), int32(len(value))
+	b.buf = append(b.buf, value...)
 }
 
 var errH2Preface = errors.New("http2: bad connection preface")
@@ -269,7 +291,7 @@ func (c *h2Conn) frame(dir Dir, typ, flags uint8, stream uint32, p []byte, sink 
 			if binary.BigEndian.Uint16(p) == 0x1 { // SETTINGS_HEADER_TABLE_SIZE
 				v := min(binary.BigEndian.Uint32(p[2:]), h2MaxTable)
 				// What this side accepts bounds the other side's encoder.
-				c.side[dir^1].dec.SetAllowedMaxDynamicTableSize(v)
+				c.side[dir^1].dec.setAllowed(int(v))
 			}
 		}
 		return nil
@@ -300,23 +322,31 @@ func (c *h2Conn) frame(dir Dir, typ, flags uint8, stream uint32, p []byte, sink 
 	if stream == 0 {
 		return errors.New("http2: header block on stream 0")
 	}
-	s.blk = h2Block{stream: stream, emit: !push}
+	s.blk.start(stream, !push)
+	s.hdr = s.hdr[:0]
 	s.cont = stream
 	return c.fragment(dir, flags, p, push, sink)
 }
 
-// fragment decodes a piece of a header block, and the block when it ends.
+// fragment adds a piece of a header block, and decodes the block when it
+// ends. A block in one frame is decoded in place.
 func (c *h2Conn) fragment(dir Dir, flags uint8, p []byte, push bool, sink Sink) error {
 	s := &c.side[dir&1]
 	s.contPush = push
-	if _, err := s.dec.Write(p); err != nil {
-		return fmt.Errorf("http2: decode header block: %w", err)
+	block := p
+	if flags&h2FlagEndHeaders == 0 || len(s.hdr) > 0 {
+		if len(s.hdr)+len(p) > h2MaxBlock {
+			return errors.New("http2: header block larger than 64 KiB")
+		}
+		s.hdr = append(s.hdr, p...)
+		block = s.hdr
 	}
 	if flags&h2FlagEndHeaders == 0 {
 		return nil
 	}
 	s.cont = 0
-	if err := s.dec.Close(); err != nil {
+	s.hdr = s.hdr[:0]
+	if err := s.dec.decode(block, &s.blk); err != nil {
 		return fmt.Errorf("http2: decode header block: %w", err)
 	}
 	if push {
@@ -327,24 +357,25 @@ func (c *h2Conn) fragment(dir Dir, flags uint8, p []byte, push bool, sink Sink) 
 	} else {
 		c.response(&s.blk, sink)
 	}
-	s.blk = h2Block{}
+	s.blk.start(0, false)
 	return nil
 }
 
 func (c *h2Conn) request(b *h2Block, sink Sink) {
-	if b.method == "" {
+	method := b.get(h2Method)
+	if method == "" {
 		return // trailers
 	}
 	c.scratch = c.scratch[:0]
 	r := &c.req
-	*r = Request{App: HTTP2, Method: b.method, UserAgent: b.ua}
-	host := b.authority
+	*r = Request{App: HTTP2, Method: method, UserAgent: b.get(h2UA)}
+	host := b.get(h2Authority)
 	if host == "" {
-		host = b.host
+		host = b.get(h2Host)
 	}
 	r.Host = bstr(normHost(sbytes(host), &c.scratch))
-	r.Path = bstr(normPath(sbytes(b.path), &c.scratch))
-	grpc := isGRPCContentType(b.ctype)
+	r.Path = bstr(normPath(sbytes(b.get(h2Path)), &c.scratch))
+	grpc := isGRPCContentType(b.get(h2CType))
 	if grpc {
 		r.App = GRPC
 		r.GRPCService, r.GRPCMethod = grpcNames(r.Path)
@@ -355,10 +386,11 @@ func (c *h2Conn) request(b *h2Block, sink Sink) {
 }
 
 func (c *h2Conn) response(b *h2Block, sink Sink) {
-	if b.status == "" {
+	st := b.get(h2Status)
+	if st == "" {
 		return // trailers
 	}
-	status, err := strconv.Atoi(b.status)
+	status, err := strconv.Atoi(st)
 	if err != nil || status < 200 || status > 999 {
 		return // interim (1xx) or malformed
 	}

@@ -116,6 +116,21 @@ func TestHTTP(t *testing.T) {
 			`req http Method="GET" Host="api.example" Path="/two"`,
 		},
 	}, {
+		// More bytes than the detection budget has segments (256) before
+		// the version: the start of the target decides, and the server's
+		// reply is not needed.
+		name: "request line over 256 bytes split byte by byte, no reply",
+		segs: bytewise(FromClient, "GET /"+strings.Repeat("a", 300)+" HTTP/1.1\r\nHost: api\r\n\r\n"),
+		want: []string{`req http Method="GET" Host="api" Path="/` + strings.Repeat("a", 300) + `"`},
+	}, {
+		name: "absolute-form request line over 256 bytes split byte by byte, no reply",
+		segs: bytewise(FromClient, "GET http://api/"+strings.Repeat("a", 300)+" HTTP/1.1\r\n\r\n"),
+		want: []string{`req http Method="GET" Host="api" Path="/` + strings.Repeat("a", 300) + `"`},
+	}, {
+		name: "CONNECT to a long name split byte by byte, no reply",
+		segs: bytewise(FromClient, "CONNECT "+strings.Repeat("a", 250)+".example:443 HTTP/1.1\r\n\r\n"),
+		want: []string{`req http Method="CONNECT" Host="` + strings.Repeat("a", 250) + `.example"`},
+	}, {
 		name: "body split across segments, then the next request",
 		segs: []seg{cseg(post[:len(post)-8]), cseg(post[len(post)-8:] + get2[:10]), cseg(get2[10:])},
 		want: []string{
@@ -218,10 +233,27 @@ func TestDetectHTTP(t *testing.T) {
 		{FromClient, "", NeedMore},
 		{FromClient, "GE", NeedMore},
 		{FromClient, "GET", NeedMore},
-		{FromClient, "GET /", NeedMore},
-		{FromClient, "GET / HTTP/1", NeedMore},
+		{FromClient, "GET ", NeedMore},
+		// The start of the target decides (a long request line sent byte
+		// by byte must not outlast the detection budget).
+		{FromClient, "GET /", Matched},
+		{FromClient, "GET / HTTP/1", Matched},
 		{FromClient, "GET / HTTP/1.1", Matched},
-		{FromClient, "GET / HTTP/2.0", NoMatch},
+		{FromClient, "GET / HTTP/2.0", Matched}, // the parser refuses the version
+		{FromClient, "GET http://", Matched},
+		{FromClient, "GET HTTPS://", Matched},
+		{FromClient, "GET http:/", NeedMore},
+		{FromClient, "GET http://x/ RTSP/1.0", Matched},
+		{FromClient, "GET rtsp://x/ HTTP/1.1", Matched},
+		{FromClient, "GET rtsp://x/ RTSP/1.0", NoMatch},
+		{FromClient, "CONNECT a", Matched},
+		{FromClient, "CONNECT [2001:2::1]:443", Matched},
+		{FromClient, "CONNECT api.example:443 HTTP/1.1", Matched},
+		{FromClient, "CONNECT {\"verbose\":false}\r\n", NoMatch}, // NATS
+		{FromClient, "CONNECT\r\naccept-version:1.2", NoMatch},   // STOMP
+		{FromClient, "OPTIONS *", NeedMore},
+		{FromClient, "OPTIONS * HTTP/1.1", Matched},
+		{FromClient, "OPTIONS * RTSP/1.0", NoMatch},
 		{FromClient, "get / HTTP/1.1", NoMatch},
 		{FromClient, "GET key\r\n", NoMatch},
 		{FromClient, "PRI * HTTP/2.0\r\n", NoMatch},

@@ -20,6 +20,18 @@ const (
 	// NoteGap: the flow ended while bytes were missing from a direction
 	// (a segment never seen, e.g. lost by the capture).
 	NoteGap = "missing data in stream (gap)"
+	// NoteOutOfWindow: a segment was thrown away because it lay outside the
+	// window: MaxBuffer bytes or more past the first byte not received yet,
+	// or, in a stream whose start no SYN gave, before the first segment
+	// seen. The receiver may have taken other bytes than those parsed (a
+	// fake segment meant to hide the real ones, or real bytes the engine
+	// could not place), so Flow.Stopped reports the direction from then on;
+	// the engine goes on parsing it.
+	NoteOutOfWindow = "segment outside the TCP window thrown away"
+	// NoteBufferBudget: a direction needed a reassembly buffer (or a larger
+	// one) beyond the engine's Config.MaxBufferTotal; the engine stopped
+	// inspecting that direction.
+	NoteBufferBudget = "reassembly: engine buffer budget spent"
 )
 
 // engineNote indexes the notes above in a flow's bit set.
@@ -31,6 +43,8 @@ const (
 	noteConflict
 	noteBudget
 	noteGap
+	noteWindow
+	noteBudgetMem
 )
 
 func (n engineNote) text() string {
@@ -45,6 +59,10 @@ func (n engineNote) text() string {
 		return NoteDetectionBudget
 	case noteGap:
 		return NoteGap
+	case noteWindow:
+		return NoteOutOfWindow
+	case noteBudgetMem:
+		return NoteBufferBudget
 	}
 	return ""
 }

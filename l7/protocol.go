@@ -8,6 +8,16 @@ import (
 
 // Contract changes (newest first; parsers must follow them):
 //
+//   - The reassembly window: a segment far outside the window (or, without
+//     a SYN, before the first segment seen) is thrown away, noted
+//     (NoteOutOfWindow) and makes Flow.Stopped report its direction, which
+//     the engine still parses. Callers feed each side's SYN or give its ISN
+//     with Flow.SetISN. Reassembly buffers grow by size class from
+//     MinBuffer (Config.MaxBufferTotal, Engine.Buffered). Parsers need not
+//     change: the bytes they get are in order as before, and a parser must
+//     not assume that its input sits in a buffer of MaxBuffer bytes.
+//   - HTTP/2 decodes HPACK with its own allocation-free decoder (hpack.go);
+//     header values reach the parser as bytes copied per block.
 //   - Flow.Stopped(dir): whether the engine stopped reading a direction for
 //     good (parser error, reassembly limit, ErrDone, detection gave up,
 //     Release). Callers ask it instead of matching note strings: a note

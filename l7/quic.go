@@ -3,7 +3,6 @@ package l7
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -73,6 +72,15 @@ func quicVersion(v uint32) (quicVersionInfo, bool) {
 	return quicVersionInfo{}, false
 }
 
+// quicDraftNames names the drafts whose Initial packets the parser reads
+// (23 to 34), so that naming them does not allocate.
+var quicDraftNames = func() (names [35]string) {
+	for i := 23; i < len(names); i++ {
+		names[i] = "draft-" + appItoa(i)
+	}
+	return names
+}()
+
 // quicVersionName names a version for Request.Version.
 func quicVersionName(v uint32) string {
 	switch {
@@ -80,6 +88,8 @@ func quicVersionName(v uint32) string {
 		return "1"
 	case v == quicV2:
 		return "2"
+	case v>>8 == 0xff0000 && v&0xff < uint32(len(quicDraftNames)) && quicDraftNames[v&0xff] != "":
+		return quicDraftNames[v&0xff]
 	case v>>8 == 0xff0000:
 		return "draft-" + appItoa(int(v&0xff))
 	}
@@ -206,66 +216,94 @@ func detectQUIC(dir Dir, data []byte) Match {
 	return NoMatch
 }
 
-// quicKeys protects the Initial packets of one direction.
+// quicKeys protects the Initial packets of one direction. The key
+// material is derived for both directions at once (no allocation); the
+// AES and GCM objects, which allocate, are made on the direction's first
+// packet.
 type quicKeys struct {
-	aead cipher.AEAD
-	hp   cipher.Block
-	iv   [12]byte
+	key, hpKey [16]byte
+	iv         [12]byte
+	aead       cipher.AEAD // nil until ready
+	hp         cipher.Block
 }
 
-// deriveQUICKeys computes the Initial keys of both directions for dcid.
-func deriveQUICKeys(vi quicVersionInfo, dcid []byte) (client, server quicKeys, err error) {
-	initial, err := hkdf.Extract(sha256.New, dcid, vi.salt)
-	if err != nil {
-		return client, server, err
+// ready makes the cipher objects of k.
+func (k *quicKeys) ready() error {
+	if k.aead != nil {
+		return nil
 	}
-	for i, label := range []string{"client in", "server in"} {
-		secret, err := expandLabel(initial, label, 32)
-		if err != nil {
-			return client, server, err
-		}
-		key, err := expandLabel(secret, vi.labelPrefix+"key", 16)
-		if err != nil {
-			return client, server, err
-		}
-		iv, err := expandLabel(secret, vi.labelPrefix+"iv", 12)
-		if err != nil {
-			return client, server, err
-		}
-		hpKey, err := expandLabel(secret, vi.labelPrefix+"hp", 16)
-		if err != nil {
-			return client, server, err
-		}
-		block, err := aes.NewCipher(key)
-		if err != nil {
-			return client, server, err
-		}
-		aead, err := cipher.NewGCM(block)
-		if err != nil {
-			return client, server, err
-		}
-		hp, err := aes.NewCipher(hpKey)
-		if err != nil {
-			return client, server, err
-		}
-		k := quicKeys{aead: aead, hp: hp, iv: [12]byte(iv)}
+	block, err := aes.NewCipher(k.key[:])
+	if err != nil {
+		return err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return err
+	}
+	hp, err := aes.NewCipher(k.hpKey[:])
+	if err != nil {
+		return err
+	}
+	k.aead, k.hp = aead, hp
+	return nil
+}
+
+// quicKDF computes the Initial secrets (RFC 9001 §5.2): HKDF-SHA256 with
+// HMAC over sha256.Sum256 and a reused buffer, so that deriving keys does
+// not allocate. Every output is at most one SHA-256 block (32 bytes).
+type quicKDF struct{ buf []byte }
+
+// hmac returns HMAC-SHA256(key, msg) for a key of at most 64 bytes.
+func (h *quicKDF) hmac(key []byte, msg ...[]byte) [32]byte {
+	var pad [64]byte
+	copy(pad[:], key)
+	h.buf = h.buf[:0]
+	for _, c := range pad {
+		h.buf = append(h.buf, c^0x36)
+	}
+	for _, m := range msg {
+		h.buf = append(h.buf, m...)
+	}
+	inner := sha256.Sum256(h.buf)
+	h.buf = h.buf[:0]
+	for _, c := range pad {
+		h.buf = append(h.buf, c^0x5c)
+	}
+	h.buf = append(h.buf, inner[:]...)
+	return sha256.Sum256(h.buf)
+}
+
+// expandLabel is TLS 1.3's HKDF-Expand-Label with an empty context, for
+// outputs of at most 32 bytes, into out.
+func (h *quicKDF) expandLabel(out, secret []byte, prefix, label string) {
+	var info [64]byte
+	n := len("tls13 ") + len(prefix) + len(label)
+	b := append(info[:0], byte(len(out)>>8), byte(len(out)), byte(n))
+	b = append(b, "tls13 "...)
+	b = append(b, prefix...)
+	b = append(b, label...)
+	b = append(b, 0, 1) // empty context, then HKDF-Expand's counter
+	t := h.hmac(secret, b)
+	copy(out, t[:])
+}
+
+// derive computes the Initial key material of both directions for dcid.
+func (h *quicKDF) derive(vi quicVersionInfo, dcid []byte) (client, server quicKeys) {
+	initial := h.hmac(vi.salt, dcid) // HKDF-Extract(salt, dcid)
+	for i, label := range [2]string{"client in", "server in"} {
+		var secret [32]byte
+		h.expandLabel(secret[:], initial[:], "", label)
+		var k quicKeys
+		h.expandLabel(k.key[:], secret[:], vi.labelPrefix, "key")
+		h.expandLabel(k.iv[:], secret[:], vi.labelPrefix, "iv")
+		h.expandLabel(k.hpKey[:], secret[:], vi.labelPrefix, "hp")
 		if i == 0 {
 			client = k
 		} else {
 			server = k
 		}
 	}
-	return client, server, nil
-}
-
-// expandLabel is TLS 1.3's HKDF-Expand-Label with an empty context.
-func expandLabel(secret []byte, label string, length int) ([]byte, error) {
-	full := "tls13 " + label
-	info := make([]byte, 0, 4+len(full))
-	info = append(info, byte(length>>8), byte(length), byte(len(full)))
-	info = append(info, full...)
-	info = append(info, 0)
-	return hkdf.Expand(sha256.New, secret, string(info), length)
+	return client, server
 }
 
 // quicSummary is the "quic" object of flow JSON.
@@ -291,15 +329,20 @@ type quicParser struct {
 	dcidLen   int
 	keyed     bool
 	retried   bool
+	kdf       quicKDF
 	keys      [2]quicKeys
 	side      [2]quicSide
 	ch        clientHello
 	plain     []byte
 	scratch   []byte
-	req       Request
-	resp      Response
-	sum       *quicSummary
-	noted     bool
+	// mask and nonce would escape to the heap on every packet as locals
+	// (the cipher interfaces take slices of them).
+	mask  [16]byte
+	nonce [12]byte
+	req   Request
+	resp  Response
+	sum   *quicSummary
+	noted bool
 }
 
 func newQUICParser(cfg *ParserConfig) *quicParser {
@@ -311,7 +354,7 @@ func newQUICParser(cfg *ParserConfig) *quicParser {
 // Reset implements Resetter.
 func (p *quicParser) Reset(cfg *ParserConfig) {
 	sides := p.side
-	*p = quicParser{ch: p.ch, plain: p.plain[:0], scratch: p.scratch[:0]}
+	*p = quicParser{ch: p.ch, plain: p.plain[:0], scratch: p.scratch[:0], kdf: p.kdf}
 	for i := range sides {
 		p.side[i].crypto = sides[i].crypto
 		if c := p.side[i].crypto; c != nil {
@@ -408,11 +451,7 @@ func (p *quicParser) initial(dir Dir, vi quicVersionInfo, h quicLong, pkt []byte
 
 // rekey derives the Initial keys of both directions from h's DCID.
 func (p *quicParser) rekey(vi quicVersionInfo, h quicLong) error {
-	c, sv, err := deriveQUICKeys(vi, h.dcid)
-	if err != nil {
-		return fmt.Errorf("quic: derive initial keys: %w", err)
-	}
-	p.keys[FromClient], p.keys[FromServer] = c, sv
+	p.keys[FromClient], p.keys[FromServer] = p.kdf.derive(vi, h.dcid)
 	p.dcidLen = copy(p.dcid[:], h.dcid)
 	p.keyed = true
 	p.version = h.version
@@ -424,7 +463,10 @@ func (p *quicParser) unprotect(k *quicKeys, s *quicSide, pkt []byte, pnOffset in
 	if pnOffset+4+16 > len(pkt) {
 		return nil, false
 	}
-	var mask [16]byte
+	if err := k.ready(); err != nil {
+		return nil, false
+	}
+	mask := &p.mask
 	k.hp.Encrypt(mask[:], pkt[pnOffset+4:pnOffset+20])
 	first := pkt[0] ^ mask[0]&0x0f
 	pnLen := int(first&3) + 1
@@ -438,7 +480,7 @@ func (p *quicParser) unprotect(k *quicKeys, s *quicSide, pkt []byte, pnOffset in
 		truncated = truncated<<8 | uint64(hdr[pnOffset+i])
 	}
 	pn := decodePN(s.largestPN, truncated, pnLen)
-	var nonce [12]byte
+	nonce := &p.nonce
 	copy(nonce[:], k.iv[:])
 	for i := 0; i < 8; i++ {
 		nonce[11-i] ^= byte(pn >> (8 * i))

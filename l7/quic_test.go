@@ -13,44 +13,72 @@ import (
 )
 
 // TestQUICKeys checks the Initial key derivation against RFC 9001
-// Appendix A.1 (DCID 0x8394c8f03e515708).
+// Appendix A.1 (DCID 0x8394c8f03e515708), and against the standard
+// library's HKDF for other versions and connection ids.
 func TestQUICKeys(t *testing.T) {
 	dcid, _ := hex.DecodeString("8394c8f03e515708")
-	initial, err := hkdf.Extract(sha256.New, dcid, saltV1)
-	if err != nil {
-		t.Fatal(err)
+	vi, _ := quicVersion(quicV1)
+	var kdf quicKDF
+	if got := kdf.hmac(vi.salt, dcid); hex.EncodeToString(got[:]) != "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44" {
+		t.Errorf("initial secret %x", got)
+	}
+	c, s := kdf.derive(vi, dcid)
+	got := map[string]string{
+		"client key": hex.EncodeToString(c.key[:]), "client iv": hex.EncodeToString(c.iv[:]), "client hp": hex.EncodeToString(c.hpKey[:]),
+		"server key": hex.EncodeToString(s.key[:]), "server iv": hex.EncodeToString(s.iv[:]), "server hp": hex.EncodeToString(s.hpKey[:]),
 	}
 	want := map[string]string{
-		"client in":          "c00cf151ca5be075ed0ebfb5c80323c42d6b7db67881289af4008f1f6c357aea",
-		"server in":          "3c199828fd139efd216c155ad844cc81fb82fa8d7446fa7d78be803acdda951b",
-		"client in/quic key": "1f369613dd76d5467730efcbe3b1a22d",
-		"client in/quic iv":  "fa044b2f42a3fd3b46fb255c",
-		"client in/quic hp":  "9f50449e04a0e810283a1e9933adedd2",
-		"server in/quic key": "cf3a5331653c364c88f0f379b6067e37",
-		"server in/quic iv":  "0ac1493ca1905853b0bba03e",
-		"server in/quic hp":  "c206b8d9b9f0f37644430b490eeaa314",
+		"client key": "1f369613dd76d5467730efcbe3b1a22d",
+		"client iv":  "fa044b2f42a3fd3b46fb255c",
+		"client hp":  "9f50449e04a0e810283a1e9933adedd2",
+		"server key": "cf3a5331653c364c88f0f379b6067e37",
+		"server iv":  "0ac1493ca1905853b0bba03e",
+		"server hp":  "c206b8d9b9f0f37644430b490eeaa314",
 	}
-	if got := hex.EncodeToString(initial); got != "7db5df06e7a69e432496adedb00851923595221596ae2ae9fb8115c1e9ed0a44" {
-		t.Errorf("initial secret %s", got)
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("RFC 9001 A.1 keys (-want +got):\n%s", diff)
 	}
-	for _, side := range []string{"client in", "server in"} {
-		secret, err := expandLabel(initial, side, 32)
+	// The same with crypto/hkdf, for every version and a few DCIDs.
+	stdExpand := func(secret []byte, label string, n int) []byte {
+		full := "tls13 " + label
+		info := append([]byte{byte(n >> 8), byte(n), byte(len(full))}, full...)
+		out, err := hkdf.Expand(sha256.New, secret, string(append(info, 0)), n)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := hex.EncodeToString(secret); got != want[side] {
-			t.Errorf("%s secret %s, want %s", side, got, want[side])
-		}
-		for label, n := range map[string]int{"quic key": 16, "quic iv": 12, "quic hp": 16} {
-			v, err := expandLabel(secret, label, n)
+		return out
+	}
+	for _, v := range []uint32{quicV1, quicV2, 0xff00001d, 0xff000017} {
+		vi, _ := quicVersion(v)
+		for _, dcid := range [][]byte{nil, {1}, dcid, []byte("twenty-bytes-dcid!!!")} {
+			initial, err := hkdf.Extract(sha256.New, dcid, vi.salt)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := hex.EncodeToString(v); got != want[side+"/"+label] {
-				t.Errorf("%s %s = %s, want %s", side, label, got, want[side+"/"+label])
+			c, s := kdf.derive(vi, dcid)
+			for i, k := range []quicKeys{c, s} {
+				secret := stdExpand(initial, [2]string{"client in", "server in"}[i], 32)
+				want := [3]string{hex.EncodeToString(stdExpand(secret, vi.labelPrefix+"key", 16)),
+					hex.EncodeToString(stdExpand(secret, vi.labelPrefix+"iv", 12)),
+					hex.EncodeToString(stdExpand(secret, vi.labelPrefix+"hp", 16))}
+				got := [3]string{hex.EncodeToString(k.key[:]), hex.EncodeToString(k.iv[:]), hex.EncodeToString(k.hpKey[:])}
+				if got != want {
+					t.Errorf("version %#x dcid %x side %d: %v, want %v", v, dcid, i, got, want)
+				}
 			}
 		}
 	}
+}
+
+// deriveQUICKeys derives the Initial keys of both directions for dcid,
+// ready to seal (tests).
+func deriveQUICKeys(vi quicVersionInfo, dcid []byte) (client, server quicKeys, err error) {
+	var kdf quicKDF
+	client, server = kdf.derive(vi, dcid)
+	if err := client.ready(); err != nil {
+		return client, server, err
+	}
+	return client, server, server.ready()
 }
 
 // quicInitial seals frames into a protected Initial packet of version v,
@@ -205,4 +233,53 @@ func TestDecodePN(t *testing.T) {
 			t.Errorf("decodePN(%#x, %#x, %d) = %#x, want %#x", tc.largest, tc.truncated, tc.n, got, tc.want)
 		}
 	}
+}
+
+// TestAllocsQUIC: a QUIC connection allocates only when each direction's
+// first Initial packet makes its AES and GCM objects (the key material is
+// derived without allocating); every later packet allocates nothing.
+func TestAllocsQUIC(t *testing.T) {
+	skipUnderRace(t)
+	hello := clientHelloBytes(t, &tls.Config{ServerName: "quic.example", NextProtos: []string{"h3"}, MinVersion: tls.VersionTLS13, InsecureSkipVerify: true})[5:]
+	dcid := []byte{8, 7, 6, 5, 4, 3, 2, 1}
+	vi, _ := quicVersion(quicV1)
+	ck, sk, err := deriveQUICKeys(vi, dcid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	half := len(hello) / 2
+	ack := []byte{0x02, 0x00, 0x00, 0x00, 0x00}
+	sh := []byte{2, 0, 0, 46, 3, 3}
+	sh = append(sh, make([]byte, 32)...)
+	sh = append(sh, 0, 0x13, 0x01, 0, 0, 6, 0, 0x2b, 0, 2, 3, 4)
+	c1 := quicInitial(t, quicV1, dcid, &ck, 0, cryptoFrame(0, hello[:half]), true)
+	c2 := quicInitial(t, quicV1, dcid, &ck, 1, cryptoFrame(half, hello[half:]), true)
+	s1 := quicInitial(t, quicV1, nil, &sk, 0, ack, false)
+	s2 := quicInitial(t, quicV1, nil, &sk, 1, cryptoFrame(0, sh), false)
+	e := NewEngine(Config{})
+	var f Flow
+	var sink nopSink
+	conn := func(pkts ...[]byte) func() {
+		return func() {
+			f.Init(e, UDP, 50000, 443, OrientationKnown)
+			for i, p := range pkts {
+				f.UDP(Dir(i&1), p, sink)
+			}
+			f.Release()
+		}
+	}
+	first := testing.AllocsPerRun(200, conn(c1, s1))
+	whole := testing.AllocsPerRun(200, conn(c1, s1, c2, s2))
+	if whole != first {
+		t.Errorf("%.1f allocations with each direction's first packet, %.1f with the whole connection: later packets allocate", first, whole)
+	}
+	// Two AES ciphers and a GCM per direction.
+	if first > 6 {
+		t.Errorf("%.1f allocations for the first packets, want at most 6", first)
+	}
+	conn(c1, s1, c2, s2)()
+	if f.App() != QUIC || f.Requests() != 1 || f.Responses() != 1 {
+		t.Errorf("app %v, %d requests, %d responses", f.App(), f.Requests(), f.Responses())
+	}
+	t.Logf("%.1f allocations per connection", whole)
 }

@@ -17,6 +17,7 @@ import (
 //
 // Request (client): Host (SNI), ALPN, Version (highest offered), JA4.
 // Response (server): Version (the version chosen), Status -1.
+// Summary: the versions offered too, in the client's order.
 
 func init() {
 	register(&Protocol{
@@ -91,10 +92,11 @@ func detectTLSRecords(data []byte) Match {
 
 // tlsSummary is the "tls" object of flow JSON.
 type tlsSummary struct {
-	SNI     string   `json:"sni,omitempty"`
-	ALPN    []string `json:"alpn,omitempty"`
-	Version string   `json:"version,omitempty"`
-	JA4     string   `json:"ja4,omitempty"`
+	SNI      string   `json:"sni,omitempty"`
+	ALPN     []string `json:"alpn,omitempty"`
+	Version  string   `json:"version,omitempty"`
+	Versions []string `json:"versions,omitempty"`
+	JA4      string   `json:"ja4,omitempty"`
 }
 
 // tlsSide follows the record layer of one direction.
@@ -213,6 +215,10 @@ func (p *tlsParser) hello(dir Dir, msg []byte, sink Sink) error {
 			s.ALPN = nil
 			for _, a := range r.ALPN {
 				s.ALPN = append(s.ALPN, cloneStr(a))
+			}
+			s.Versions = make([]string, len(p.ch.versions))
+			for i, v := range p.ch.versions {
+				s.Versions[i] = tlsVersionName(v)
 			}
 		}
 		sink.Request(r)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
+	"encoding/json"
 	"encoding/pem"
 	"io"
 	"math/big"
@@ -298,5 +299,68 @@ func TestDetectTLS(t *testing.T) {
 		if got := detectTLS(tc.dir, []byte(tc.data)); got != tc.want {
 			t.Errorf("detectTLS(%v, %q) = %v, want %v", tc.dir, tc.data, got, tc.want)
 		}
+	}
+}
+
+// rawClientHello builds a TLS record holding a ClientHello with legacy
+// version legacy and, when versions is not nil, a supported_versions
+// extension listing them.
+func rawClientHello(legacy uint16, versions ...uint16) string {
+	body := binary.BigEndian.AppendUint16(nil, legacy)
+	body = append(body, make([]byte, 32)...)       // random
+	body = append(body, 0, 0, 2, 0x13, 0x01, 1, 0) // session id, one suite, null compression
+	if versions != nil {
+		ext := []byte{byte(2 * len(versions))}
+		for _, v := range versions {
+			ext = binary.BigEndian.AppendUint16(ext, v)
+		}
+		exts := binary.BigEndian.AppendUint16(nil, extSupportedVersions)
+		exts = binary.BigEndian.AppendUint16(exts, uint16(len(ext)))
+		exts = append(exts, ext...)
+		body = binary.BigEndian.AppendUint16(body, uint16(len(exts)))
+		body = append(body, exts...)
+	}
+	msg := append([]byte{tlsClientHello, 0, byte(len(body) >> 8), byte(len(body))}, body...)
+	rec := append([]byte{tlsRecordHandshake, 3, 1, byte(len(msg) >> 8), byte(len(msg))}, msg...)
+	return string(rec)
+}
+
+// TestTLSOfferedVersions: the summary lists the versions the client
+// offered, in its order, GREASE left out; without supported_versions, the
+// legacy version. "version" stays the highest (or the chosen one).
+func TestTLSOfferedVersions(t *testing.T) {
+	c12, _ := tlsTranscript(t, &tls.Config{ServerName: "old.example", MaxVersion: tls.VersionTLS12, InsecureSkipVerify: true},
+		&tls.Config{Certificates: []tls.Certificate{testCert()}})
+	c13, _ := tlsTranscript(t, &tls.Config{ServerName: "new.example", MinVersion: tls.VersionTLS12, InsecureSkipVerify: true},
+		&tls.Config{Certificates: []tls.Certificate{testCert()}})
+	ja4 := func(got string) string { // the summary with its JA4 cut out
+		if i := strings.Index(got, `"ja4":`); i >= 0 {
+			return got[:i] + "}"
+		}
+		return got
+	}
+	tests := []struct {
+		name  string
+		hello string
+		want  string
+	}{
+		{"Go, TLS 1.2 at most: no supported_versions", string(c12), `{"sni":"old.example","version":"1.2","versions":["1.2"],}`},
+		{"Go, TLS 1.2 and 1.3", string(c13), `{"sni":"new.example","version":"1.3","versions":["1.3","1.2"],}`},
+		{"GREASE and an unknown version", rawClientHello(0x0303, 0x0a0a, 0x0304, 0x0002, 0x0303, 0x0301),
+			`{"version":"1.3","versions":["1.3","0x0002","1.2","1.0"],}`},
+		{"SSL 3.0 style, no extensions", rawClientHello(0x0300), `{"version":"ssl3","versions":["ssl3"],}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, f := runTCP(t, NewEngine(Config{Parser: ParserConfig{Summaries: true}}), 443, false, cseg(tc.hello))
+			b, err := json.Marshal(f.Summary())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tc.want, ja4(string(b))); diff != "" {
+				t.Errorf("summary (-want +got):\n%s", diff)
+			}
+			f.Release()
+		})
 	}
 }

@@ -14,6 +14,9 @@
 #     tcpdump).
 #
 # The tables are printed and recorded in BENCHMARKS.md, section "L7 engine".
+# Without ndpiReader, or without root and BENCH_CAPTURE, the script fails
+# before measuring anything and leaves BENCHMARKS.md alone: a record without
+# the comparison would replace the one that has it.
 # Environment: RUNS (default 5), BENCH_CAPTURE (reuse an existing capture
 # instead of making one), GO (default go).
 set -euo pipefail
@@ -22,6 +25,21 @@ cd "$(dirname "$0")/.."
 GO=${GO:-go}
 RUNS=${RUNS:-5}
 COMMAND="make bench-l7"
+
+fail() {
+	echo "bench-l7: $*" >&2
+	exit 1
+}
+command -v ndpiReader >/dev/null ||
+	fail "ndpiReader not installed (apt-get install libndpi-bin): the comparison cannot run; BENCHMARKS.md left unchanged"
+for tool in taskset bc capinfos; do
+	command -v "$tool" >/dev/null || fail "$tool not installed; BENCHMARKS.md left unchanged"
+done
+if [ -n "${BENCH_CAPTURE:-}" ]; then
+	[ -r "$BENCH_CAPTURE" ] || fail "BENCH_CAPTURE=$BENCH_CAPTURE: not a readable file"
+elif [ "$(id -u)" != 0 ]; then
+	fail "not root: the capture cannot be made in testenv (set BENCH_CAPTURE=FILE to measure on an existing one); BENCHMARKS.md left unchanged"
+fi
 tmp=$(mktemp -d /tmp/bench-l7.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
@@ -59,16 +77,8 @@ proto_table >"$tmp/table1.md"
 
 # ---- 2. analyze against ndpiReader ----------------------------------------
 analyze_table() {
-	if ! command -v ndpiReader >/dev/null; then
-		echo "ndpiReader not installed (apt-get install libndpi-bin): comparison skipped."
-		return
-	fi
 	local pcap=${BENCH_CAPTURE:-}
 	if [ -z "$pcap" ]; then
-		if [ "$(id -u)" != 0 ]; then
-			echo "Not root: the capture cannot be made in testenv; set BENCH_CAPTURE=FILE to measure on an existing one."
-			return
-		fi
 		pcap=$tmp/mixed.pcap
 		echo "== making the mixed-traffic capture in testenv" >&2
 		"$GO" test -tags captures ./l7/capture -count 1 -run '^TestMakeBenchCapture$' -bench-capture="$pcap" >&2
@@ -77,7 +87,7 @@ analyze_table() {
 	local size packets
 	size=$(stat -c %s "$pcap")
 	packets=$(capinfos -c -M "$pcap" 2>/dev/null | awk '/Number of packets/ {print $NF}')
-	[ -n "$packets" ] || packets=0
+	[ -n "$packets" ] || fail "capinfos could not count the packets of $pcap"
 	for i in $(seq "$RUNS"); do
 		for tool in bulkhead ndpi; do
 			local start end
@@ -124,6 +134,7 @@ analyze_table >"$tmp/table2.md"
 	echo "### bulkhead analyze against ndpiReader"
 	echo
 	cat "$tmp/table2.md"
+	echo
 } >"$tmp/section.md"
 cat "$tmp/section.md"
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # install-capture-deps.sh installs the Debian packages that only the capture
 # makers of the L7 application parsers need (make captures, or go test
-# -tags captures ./l7 -run TestMakeCapturesApps): real servers and clients for SSH,
+# -tags captures ./l7 -run 'TestMakeCaptures(Core|Apps)'): real servers and
+# clients for HTTP (nginx, curl), DNS (dnsmasq, dig), TLS (openssl), SSH,
 # MySQL/MariaDB, PostgreSQL, MQTT, Memcached, NATS, AMQP, ZooKeeper, SMTP,
 # IMAP, POP3, FTP, DHCP and NTP. Stored captures are committed and CI does not
 # regenerate them, so neither CI nor "make test" runs this script.
@@ -15,6 +16,9 @@ set -eu
 PACKAGES="
 tcpdump
 iproute2
+nginx
+bind9-dnsutils
+openssl
 openssh-server
 openssh-client
 redis-server

@@ -70,7 +70,12 @@ type Error struct {
 	Message string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("agent: %s (HTTP %d)", e.Message, e.Status) }
+// Error says the agent refused: "agent: MESSAGE (HTTP STATUS)". Messages
+// the agent's own packages wrote often start with "agent: " already; it is
+// not said twice.
+func (e *Error) Error() string {
+	return fmt.Sprintf("agent: %s (HTTP %d)", strings.TrimPrefix(e.Message, "agent: "), e.Status)
+}
 
 // Is lets errors.Is match the API's sentinel errors by status.
 func (e *Error) Is(target error) bool {

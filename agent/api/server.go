@@ -9,8 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -204,34 +202,14 @@ func (s *Server) setMode(r *http.Request) (any, error) {
 
 // events serves recent events, or a stream with follow=1, as NDJSON.
 func (s *Server) events(w http.ResponseWriter, r *http.Request) {
+	follow, limit, types, err := parseEventsQuery(r.URL.Query())
+	if err != nil {
+		writeError(w, http.StatusBadRequest, err.Error())
+		return
+	}
 	if s.ev == nil {
 		writeError(w, http.StatusServiceUnavailable, "events are not available")
 		return
-	}
-	q := r.URL.Query()
-	follow := q.Get("follow") == "1" || q.Get("follow") == "true"
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 0 {
-			writeError(w, http.StatusBadRequest, fmt.Sprintf("bad limit %q", v))
-			return
-		}
-		limit = n
-	}
-	types := map[events.Type]bool{}
-	if v := q.Get("type"); v != "" {
-		known := map[events.Type]bool{}
-		for _, t := range events.Types() {
-			known[t] = true
-		}
-		for _, t := range strings.Split(v, ",") {
-			if !known[events.Type(t)] {
-				writeError(w, http.StatusBadRequest, fmt.Sprintf("unknown event type %q", t))
-				return
-			}
-			types[events.Type(t)] = true
-		}
 	}
 	keep := func(e *events.Event) bool { return len(types) == 0 || types[e.Type] || e.Type == events.EventsLost }
 	w.Header().Set("Content-Type", "application/x-ndjson")

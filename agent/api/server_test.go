@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +142,15 @@ func TestHTTPErrors(t *testing.T) {
 		{"GET", "/v1/flows?port=0", "", 400, `{"error":"bad port \"0\" (want 1-65535)"}`},
 		{"GET", "/v1/flows?limit=99999", "", 400, `{"error":"bad limit \"99999\" (want 1-10000)"}`},
 		{"GET", "/v1/flows?color=red", "", 400, `{"error":"unknown filter \"color\" (want src, dst, workload, app, verdict, port, limit)"}`},
+		{"GET", "/v1/flows?verdict=nope", "", 400, `{"error":"unknown verdict \"nope\" (want undecided, allow, deny, inspect)"}`},
+		{"GET", "/v1/flows?src=198.18.0.0/40", "", 400, `{"error":"bad src \"198.18.0.0/40\": not a workload name, IP address or CIDR"}`},
+		{"GET", "/v1/flows?verdict=DROP", "", 400, `{"error":"unknown verdict \"drop\" (want undecided, allow, deny, inspect)"}`},
+		{"GET", "/v1/flows?app=htp", "", 400, `{"error":"unknown app \"htp\" (want ` + strings.Join(FlowApps(), ", ") + `)"}`},
+		{"GET", "/v1/flows?app=unknown", "", 400, `{"error":"unknown app \"unknown\" (want ` + strings.Join(FlowApps(), ", ") + `)"}`},
+		{"GET", "/v1/events?typ=drop", "", 400, `{"error":"unknown parameter \"typ\" (want follow, limit, type)"}`},
+		{"GET", "/v1/events?follow=yes", "", 400, `{"error":"bad follow \"yes\" (want 1 or 0)"}`},
+		{"GET", "/v1/events?limit=-3", "", 400, `{"error":"bad limit \"-3\" (want a number ≥ 0; 0: every recent event)"}`},
+		{"GET", "/v1/events?type=drop,nope", "", 400, `{"error":"unknown event type \"nope\" (want violation, drop, learned, policy_reload, policy_reload_failed, mode_change, promotion, events_lost, agent_start, agent_stop)"}`},
 		{"PUT", "/v1/modes/api", `{"mode":"protect","x":1}`, 400, `{"error":"bad body: want {\"mode\":\"learn|monitor|protect\"}: json: unknown field \"x\""}`},
 		{"PUT", "/v1/modes/api", `not json`, 400, `{"error":"bad body: want {\"mode\":\"learn|monitor|protect\"}: invalid character 'o' in literal null (expecting 'u')"}`},
 		{"PUT", "/v1/modes/ghost", `{"mode":"monitor"}`, 404, `{"error":"modes: set \"ghost\": unknown group \"ghost\""}`},
@@ -386,6 +396,40 @@ func TestParseFlowFilter(t *testing.T) {
 	}
 	if g, _ := ParseFlowFilter(url.Values{}); g.Limit != DefaultFlowLimit {
 		t.Errorf("default limit %d", g.Limit)
+	}
+	// Every value a flow can have is a filter; any other is refused.
+	for _, v := range FlowVerdicts {
+		if _, err := ParseFlowFilter(url.Values{"verdict": {v}}); err != nil {
+			t.Errorf("verdict=%s: %v", v, err)
+		}
+	}
+	for _, v := range []string{"api", "world", "www.allowed.example", "198.18.0.1", "198.18.0.0/15", "2001:2::1", "2001:2::/48"} {
+		if _, err := ParseFlowFilter(url.Values{"src": {v}, "dst": {v}}); err != nil {
+			t.Errorf("src=dst=%s: %v", v, err)
+		}
+	}
+	for _, a := range FlowApps() {
+		if _, err := ParseFlowFilter(url.Values{"app": {a}}); err != nil {
+			t.Errorf("app=%s: %v", a, err)
+		}
+	}
+	if len(FlowApps()) < 20 || !slices.Contains(FlowApps(), "redis") {
+		t.Errorf("FlowApps = %v", FlowApps())
+	}
+	for _, tt := range []struct {
+		f    FlowFilter
+		want string
+	}{
+		{FlowFilter{Verdict: "nope"}, `unknown verdict "nope" (want undecided, allow, deny, inspect)`},
+		{FlowFilter{App: "htp"}, `unknown app "htp" (want http, `},
+		{FlowFilter{Limit: -1}, "bad limit -1 (want 1-10000)"},
+		{FlowFilter{Src: "198.18.0.0/99"}, `bad src "198.18.0.0/99": not a workload name, IP address or CIDR`},
+		{FlowFilter{Dst: "2001:2::zz"}, `bad dst "2001:2::zz": not a workload name, IP address or CIDR`},
+		{FlowFilter{Limit: MaxFlowLimit + 1}, "bad limit 10001 (want 1-10000)"},
+	} {
+		if err := tt.f.Check(); err == nil || !strings.HasPrefix(err.Error(), tt.want) {
+			t.Errorf("Check(%+v) = %v, want %q", tt.f, err, tt.want)
+		}
 	}
 }
 

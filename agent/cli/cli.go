@@ -182,7 +182,8 @@ func dash(s string) string {
 	return s
 }
 
-// Modes prints every group's mode.
+// Modes prints the groups' modes, then the mode of workloads in no group,
+// def ("" leaves that row out: one group's mode).
 func Modes(w io.Writer, ms []modes.Entry, def string, now time.Time) error {
 	tw := table(w)
 	fmt.Fprintln(tw, "GROUP\tMODE\tPOLICY MODE\tSET BY\tSINCE")
@@ -193,7 +194,9 @@ func Modes(w io.Writer, ms []modes.Entry, def string, now time.Time) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", m.Group, m.Mode, m.PolicyMode, m.Source, since)
 	}
-	fmt.Fprintf(tw, "(workloads in no group)\t%s\t\t\t\n", def)
+	if def != "" {
+		fmt.Fprintf(tw, "(workloads in no group)\t%s\t\t\t\n", def)
+	}
 	return tw.Flush()
 }
 

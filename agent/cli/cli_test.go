@@ -52,6 +52,8 @@ func TestOutputs(t *testing.T) {
 		{Group: "api", Mode: modes.Protect, PolicyMode: modes.Learn, Source: modes.FromOperator, Since: now.Add(-5 * time.Minute)},
 		{Group: "db", Mode: modes.Monitor, PolicyMode: modes.Monitor, Source: modes.FromPolicy},
 	}, "learn", now)
+	// One group ("bulkhead mode GROUP"): no row for workloads in no group.
+	Modes(&b, []modes.Entry{{Group: "db", Mode: modes.Monitor, PolicyMode: modes.Monitor, Source: modes.FromPolicy}}, "", now)
 	ModeChange(&b, modes.Learn, modes.Entry{Group: "api", Mode: modes.Protect})
 	ModeChange(&b, modes.Protect, modes.Entry{Group: "api", Mode: modes.Protect})
 	b.WriteString("---\n")

@@ -23,7 +23,8 @@ const (
 // Config is the agent's configuration. YAML field names are camelCase.
 type Config struct {
 	// Node names this node in events, metrics and the learned graph.
-	// Default: the host name.
+	// Default: the environment variable NODE_NAME (the Kubernetes
+	// DaemonSet sets it to the node's name), else the host name.
 	Node string `yaml:"node"`
 	// Queues is the number of NFQUEUE queues (one reader each). Default: the
 	// number of CPUs.
@@ -43,6 +44,11 @@ type Config struct {
 	// Policy is a policy file or a directory of them. A missing path means
 	// an empty policy in the default mode.
 	Policy string `yaml:"policy"`
+	// PolicyWatchInterval is how often the agent checks the policy path
+	// for changes (the files' content, or a Kubernetes ConfigMap's
+	// "..data" link moving to a new version) and reloads it when it
+	// changed, as SIGHUP does. 0 turns the watch off.
+	PolicyWatchInterval time.Duration `yaml:"policyWatchInterval"`
 	// StateDir holds the learned graph, modes, last good policy, events and
 	// evidence.
 	StateDir string `yaml:"stateDir"`
@@ -50,6 +56,8 @@ type Config struct {
 	API      API      `yaml:"api"`
 	Metrics  Metrics  `yaml:"metrics"`
 	Identity Identity `yaml:"identity"`
+	Inspect  Inspect  `yaml:"inspect"`
+	Learn    Learn    `yaml:"learn"`
 	Limits   Limits   `yaml:"limits"`
 	Events   Events   `yaml:"events"`
 	DNS      DNS      `yaml:"dns"`
@@ -96,6 +104,29 @@ type NetNSSource struct {
 	// Ignore lists glob patterns (path.Match syntax) of namespace names that
 	// do not name a workload, e.g. the random names CNI plugins use.
 	Ignore []string `yaml:"ignore"`
+}
+
+// Inspect says what the agent inspects beyond what its policy needs.
+type Inspect struct {
+	// Responses queues HTTP, HTTP/2 and gRPC connections checked request by
+	// request whole (both directions) in monitor and protect mode too, so
+	// that their responses are seen and bulkhead_http_requests_total counts
+	// them by status class. Learn mode always does. It costs queueing every
+	// response segment and ACK of those connections: about four times the
+	// packets, and a lower request rate through the agent.
+	Responses bool `yaml:"responses"`
+}
+
+// Learn configures learn mode.
+type Learn struct {
+	// EveryRequest keeps a learn-mode connection of an application with L7
+	// attributes (HTTP paths, Redis commands…) inspected for its whole
+	// life, so that every distinct request of a keep-alive connection is
+	// learned. False fast-paths it once its first request is recorded:
+	// cheaper, but requests made later on such connections are missing
+	// from the learned graph (and from a policy generated from it, which
+	// then drops them in protect mode).
+	EveryRequest bool `yaml:"everyRequest"`
 }
 
 // Limits bound what the agent tracks.
@@ -199,28 +230,54 @@ type Log struct {
 
 // Env is what defaults depend on in the environment.
 type Env struct {
+	// NodeName is the environment variable NODE_NAME: the node's name when
+	// the orchestrator provides it (the Kubernetes DaemonSet sets it from
+	// spec.nodeName). It wins over Hostname.
+	NodeName string
 	Hostname string // "" when unknown (validation then asks for node)
 	CPUs     int
+	// ConfigFile is the environment variable BULKHEAD_CONFIG: the
+	// configuration file read when none is given explicitly, instead of
+	// DefaultPath (a missing file there is fine too).
+	ConfigFile string
+}
+
+// ConfigPath returns the configuration file read when none is given
+// explicitly: ConfigFile, else DefaultPath.
+func (e Env) ConfigPath() string {
+	if e.ConfigFile != "" {
+		return e.ConfigFile
+	}
+	return DefaultPath
 }
 
 // Default returns the configuration used when nothing is set.
 func Default(env Env) Config {
+	node := env.NodeName
+	if node == "" {
+		node = env.Hostname
+	}
 	return Config{
-		Node:        env.Hostname,
+		Node:        node,
 		Queues:      max(env.CPUs, 1),
 		MarkMask:    DefaultMarkMask,
 		FailMode:    FailOpen,
 		DefaultMode: modes.Learn,
 		Policy:      DefaultPolicyPath,
-		StateDir:    DefaultStateDir,
-		API:         API{Socket: DefaultAPISocket},
-		Metrics:     Metrics{Listen: DefaultMetrics, GraphSeries: 5000},
+		// Kubernetes refreshes a mounted ConfigMap within about a minute;
+		// 10 s adds little to that, and a poll costs reading the policy
+		// files once.
+		PolicyWatchInterval: 10 * time.Second,
+		StateDir:            DefaultStateDir,
+		API:                 API{Socket: DefaultAPISocket},
+		Metrics:             Metrics{Listen: DefaultMetrics, GraphSeries: 5000},
 		Identity: Identity{NetNS: NetNSSource{
 			Enabled:       true,
 			StripPrefixes: []string{},
 			StripSuffixes: []string{},
 			Ignore:        []string{"cni-*"},
 		}},
+		Learn: Learn{EveryRequest: true},
 		Limits: Limits{
 			Flows: 262144,
 			Idle: IdleTimeout{

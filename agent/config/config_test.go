@@ -114,9 +114,12 @@ func TestLoad(t *testing.T) {
 			name: "every other flag",
 			args: []string{"--fail-mode", "closed", "--default-mode", "monitor", "--policy", "/p", "--state-dir", "/s",
 				"--api-socket", "/run/x.sock", "--api-tcp", "127.0.0.1:9448", "--identity-file", "/id.yaml",
-				"--max-flows", "77", "--log-level", "debug", "--log-format", "json", "--events-stdout=false"},
+				"--max-flows", "77", "--log-level", "debug", "--log-format", "json", "--events-stdout=false",
+				"--policy-watch-interval", "0s", "--inspect-responses"},
 			want: func(c *Config) {
 				c.FailMode = FailClosed
+				c.PolicyWatchInterval = 0
+				c.Inspect.Responses = true
 				c.DefaultMode = modes.Monitor
 				c.Policy = "/p"
 				c.StateDir = "/s"
@@ -133,9 +136,49 @@ func TestLoad(t *testing.T) {
 			want: func(c *Config) { c.Node = "x"; c.Queues = 1 },
 		},
 		{
+			name: "NODE_NAME names the node",
+			env:  Env{NodeName: "k8s-node-7", Hostname: "bulkhead-x2f9q", CPUs: 1},
+			want: func(c *Config) { c.Node = "k8s-node-7"; c.Queues = 1 },
+		},
+		{
+			name:  "node in the file wins over NODE_NAME",
+			env:   Env{NodeName: "k8s-node-7", Hostname: "h", CPUs: 1},
+			files: map[string]string{DefaultPath: "node: fromfile\n"},
+			want:  func(c *Config) { c.Node = "fromfile"; c.Queues = 1 },
+		},
+		{
+			name:  "policy watch interval from the file",
+			files: map[string]string{DefaultPath: "policyWatchInterval: 2s\ninspect: {responses: true}\n"},
+			want:  func(c *Config) { c.PolicyWatchInterval = 2 * time.Second; c.Inspect.Responses = true },
+		},
+		{
+			name:  "BULKHEAD_CONFIG replaces the default path",
+			env:   Env{Hostname: "node-1", CPUs: 4, ConfigFile: "/run/agent.yaml"},
+			files: map[string]string{"/run/agent.yaml": "queues: 3\n", DefaultPath: "queues: 9\n"},
+			want:  func(c *Config) { c.Queues = 3 },
+		},
+		{
+			name:  "a missing file at BULKHEAD_CONFIG is no file, as at the default path",
+			env:   Env{Hostname: "node-1", CPUs: 4, ConfigFile: "/run/none.yaml"},
+			files: map[string]string{DefaultPath: "queues: 9\n"},
+			want:  func(c *Config) {},
+		},
+		{
+			name:  "--config wins over BULKHEAD_CONFIG",
+			env:   Env{Hostname: "node-1", CPUs: 4, ConfigFile: "/run/agent.yaml"},
+			files: map[string]string{"/run/agent.yaml": "queues: 3\n", "/c.yaml": "queues: 5\n"},
+			args:  []string{"--config", "/c.yaml"},
+			want:  func(c *Config) { c.Queues = 5 },
+		},
+		{
+			name:  "learn mode fast-paths connections after their first request",
+			files: map[string]string{DefaultPath: "learn: {everyRequest: false}\n"},
+			want:  func(c *Config) { c.Learn.EveryRequest = false },
+		},
+		{
 			name:    "no host name and no node",
 			env:     Env{CPUs: 1},
-			wantErr: "config: node: must not be empty (the host name is unknown: set it)",
+			wantErr: "config: node: must not be empty (neither NODE_NAME nor the host name is known: set it)",
 		},
 		{
 			name:    "unknown field names its line",
@@ -221,7 +264,7 @@ func TestValidate(t *testing.T) {
 		mod  func(c *Config)
 		want string
 	}{
-		{"node empty", func(c *Config) { c.Node = "" }, "node: must not be empty (the host name is unknown: set it)"},
+		{"node empty", func(c *Config) { c.Node = "" }, "node: must not be empty (neither NODE_NAME nor the host name is known: set it)"},
 		{"node spaces", func(c *Config) { c.Node = "a b" }, `node: must be at most 253 characters without spaces or control characters, got "a b"`},
 		{"node long", func(c *Config) { c.Node = strings.Repeat("n", 254) }, "node: must be at most 253 characters"},
 		{"queues zero", func(c *Config) { c.Queues = 0 }, "queues: must be between 1 and 1024, got 0"},
@@ -273,6 +316,8 @@ func TestValidate(t *testing.T) {
 		{"dns.ttlFloor", func(c *Config) { c.DNS.TTLFloor = -time.Second }, "dns.ttlFloor: must be between 0s and 24h0m0s, got -1s"},
 		{"dns.maxEntries", func(c *Config) { c.DNS.MaxEntries = 0 }, "dns.maxEntries: must be between 1 and 16777216, got 0"},
 		{"state.interval", func(c *Config) { c.State.Interval = time.Millisecond }, "state.interval: must be between 100ms and 24h0m0s, got 1ms"},
+		{"policyWatchInterval", func(c *Config) { c.PolicyWatchInterval = 10 * time.Millisecond }, "policyWatchInterval: must be between 100ms and 24h0m0s, got 10ms"},
+		{"policyWatchInterval negative", func(c *Config) { c.PolicyWatchInterval = -time.Second }, "policyWatchInterval: must be between 100ms and 24h0m0s, got -1s"},
 		{"log.level", func(c *Config) { c.Log.Level = "trace" }, `log.level: must be one of debug, info, warn, error, got "trace"`},
 		{"log.format", func(c *Config) { c.Log.Format = "xml" }, `log.format: must be one of text, json, got "xml"`},
 	}

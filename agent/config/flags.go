@@ -12,11 +12,13 @@ var flagFields = []struct {
 	name, field, usage string
 	isBool             bool
 }{
-	{"node", "node", "`NAME` of this node in events and metrics (default: host name)", false},
+	{"node", "node", "`NAME` of this node in events and metrics (default: $NODE_NAME, else the host name)", false},
 	{"queues", "queues", "`N` NFQUEUE queues (default: number of CPUs)", false},
 	{"fail-mode", "failMode", "`open|closed`: what the kernel does with packets the agent cannot answer", false},
 	{"default-mode", "defaultMode", "`learn|monitor|protect`: mode of workloads the policy puts in no group", false},
 	{"policy", "policy", "policy `FILE|DIR`", false},
+	{"policy-watch-interval", "policyWatchInterval", "check the policy for changes every `DURATION` and reload it (0: off)", false},
+	{"inspect-responses", "inspect.responses", "see HTTP responses (status classes) in monitor and protect mode too; costs queueing them", true},
 	{"state-dir", "stateDir", "state `DIR`", false},
 	{"api-socket", "api.socket", "unix socket `PATH` of the API", false},
 	{"api-tcp", "api.tcp", "also serve the API on this `HOST:PORT` (no authentication)", false},
@@ -38,7 +40,7 @@ type Flags struct {
 
 // Register defines the flags on fs.
 func (f *Flags) Register(fs *flag.FlagSet) {
-	fs.Func("config", "configuration `FILE` (default "+DefaultPath+"; a missing file there is fine)", func(s string) error {
+	fs.Func("config", "configuration `FILE` (default $BULKHEAD_CONFIG, else "+DefaultPath+"; a missing file there is fine)", func(s string) error {
 		if s == "" {
 			return fmt.Errorf("empty path")
 		}

@@ -22,7 +22,8 @@ type Override struct {
 
 // Options says where a configuration comes from.
 type Options struct {
-	// Path is the configuration file; "" means DefaultPath.
+	// Path is the configuration file; "" means Env.ConfigPath()
+	// ($BULKHEAD_CONFIG, else DefaultPath).
 	Path string
 	// Explicit says the path was given by the user: then a missing file is
 	// an error. A missing file at a path not given explicitly means "no
@@ -52,7 +53,7 @@ func Load(opts Options) (*Loaded, error) {
 	}
 	p := opts.Path
 	if p == "" {
-		p = DefaultPath
+		p = opts.Env.ConfigPath()
 	}
 	out := &Loaded{Config: Default(opts.Env)}
 	var pos yamlstrict.Positions

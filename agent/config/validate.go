@@ -104,7 +104,7 @@ func (cfg *Config) Validate() error {
 	var c checker
 	switch n := cfg.Node; {
 	case n == "":
-		c.add("node", "must not be empty (the host name is unknown: set it)")
+		c.add("node", "must not be empty (neither NODE_NAME nor the host name is known: set it)")
 	case len(n) > 253 || strings.ContainsFunc(n, func(r rune) bool { return r <= ' ' || r == 0x7f }):
 		c.add("node", "must be at most 253 characters without spaces or control characters, got %q", n)
 	}
@@ -122,6 +122,9 @@ func (cfg *Config) Validate() error {
 	}
 	if cfg.Policy == "" {
 		c.add("policy", "must not be empty")
+	}
+	if w := cfg.PolicyWatchInterval; w != 0 {
+		c.duration("policyWatchInterval", w, minInterval, 24*time.Hour)
 	}
 	c.absPath("stateDir", cfg.StateDir)
 

@@ -12,8 +12,11 @@ import (
 )
 
 // TestDecideAllocs: the steady state of the packet path allocates nothing:
-// requests on an established connection checked request by request, DNS
-// queries and answers, and a fast-pathed connection's late packets.
+// requests on an established connection checked request by request (also
+// with their responses, queued whole), DNS queries and answers, a
+// fast-pathed connection's late packets, and new connections denied at L4
+// between two local workloads while the event queue is full (a flood: the
+// drop is counted, no event is built).
 func TestDecideAllocs(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector allocates")
@@ -48,10 +51,31 @@ func TestDecideAllocs(t *testing.T) {
 	late := &dataplane.Packet{Proto: dataplane.ProtoTCP, Family: dataplane.IPv4, Src: fast.server.Addr(), Dst: fast.client.Addr(),
 		SrcPort: fast.server.Port(), DstPort: fast.client.Port(), TCPFlags: dataplane.TCPSyn | dataplane.TCPAck, Len: 40, Time: h.clk.Now()}
 
+	hw := newHarness(t, shopPolicy, protectM, withResponses)
+	whole := hw.tcp(frontend4, api4, 8080)
+	wholeReq, wholeResp := wholeExchange(t, hw, whole)
+
+	// frontend → db: no rule, both ends local (both ends' groups hear of
+	// the violation). A new client port per SYN: a new flow each time.
+	denied := &dataplane.Packet{Proto: dataplane.ProtoTCP, Family: dataplane.IPv4, Src: frontend4, Dst: db4,
+		SrcPort: 20000, DstPort: 6379, TCPFlags: dataplane.TCPSyn, Len: 60, Time: h.clk.Now()}
+	deniedBefore := h.metric("bulkhead_connections_total", "verdict", "denied")
+
 	for _, tt := range []struct {
 		name string
 		fn   func()
 	}{
+		{"HTTP request and response queued whole", func() {
+			wholeReq.Seq, wholeResp.Seq = whole.cseq, whole.sseq
+			whole.cseq += uint32(len(wholeReq.Payload))
+			whole.sseq += uint32(len(wholeResp.Payload))
+			if v := hw.d.Decide(wholeReq); v != dataplane.Accept {
+				t.Fatalf("request: %v", v)
+			}
+			if v := hw.d.Decide(wholeResp); v != dataplane.Accept {
+				t.Fatalf("response: %v", v)
+			}
+		}},
 		{"inspected HTTP request", func() {
 			webPkt.Seq = web.cseq
 			web.cseq += uint32(len(req))
@@ -72,14 +96,44 @@ func TestDecideAllocs(t *testing.T) {
 				t.Fatalf("late packet: %v", v)
 			}
 		}},
+		{"denied new flow, local to local, event queue full", func() {
+			denied.SrcPort++
+			h.ev.full = true
+			defer func() { h.ev.full = false }()
+			if v := h.d.Decide(denied); v != dataplane.Deny {
+				t.Fatalf("frontend → db SYN: %v, want deny", v)
+			}
+		}},
 	} {
 		if n := testing.AllocsPerRun(200, tt.fn); n != 0 {
 			t.Errorf("%s: %v allocations per packet, want 0", tt.name, n)
 		}
 	}
+	// AllocsPerRun runs the function once more than it measures.
+	if got := h.metric("bulkhead_connections_total", "verdict", "denied") - deniedBefore; got != 201 {
+		t.Errorf("denied connections counted: %v, want 201", got)
+	}
 	if ev := h.eventLines(); len(ev) != 0 {
 		t.Errorf("unexpected events: %q", ev)
 	}
+}
+
+// wholeExchange opens c, an HTTP connection queued whole (InspectAll), and
+// returns a request and a response packet to replay on it (set their Seq).
+func wholeExchange(t testing.TB, h *harness, c *conn) (req, resp *dataplane.Packet) {
+	c.handshake()
+	if v := c.request(get("/users/1")); v != dataplane.InspectAll {
+		t.Fatalf("first request: %v, want inspect-all", v)
+	}
+	c.reply(response(200))
+	q, a := []byte(get("/users/42")), []byte(response(200))
+	req = &dataplane.Packet{Proto: dataplane.ProtoTCP, Family: dataplane.IPv4, Src: c.client.Addr(), Dst: c.server.Addr(),
+		SrcPort: c.client.Port(), DstPort: c.server.Port(), TCPFlags: dataplane.TCPPsh | dataplane.TCPAck,
+		Conn: dataplane.ConnInspectedAll, Payload: q, Len: 40 + len(q), Time: h.clk.Now()}
+	resp = &dataplane.Packet{Proto: dataplane.ProtoTCP, Family: dataplane.IPv4, Src: c.server.Addr(), Dst: c.client.Addr(),
+		SrcPort: c.server.Port(), DstPort: c.client.Port(), TCPFlags: dataplane.TCPPsh | dataplane.TCPAck,
+		Conn: dataplane.ConnInspectedAll, Payload: a, Len: 40 + len(a), Time: h.clk.Now()}
+	return req, resp
 }
 
 // TestDecideConcurrent runs many flows through one Decider from several

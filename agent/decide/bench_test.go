@@ -31,6 +31,21 @@ func BenchmarkDecide(b *testing.B) {
 			h.d.Decide(p)
 		}
 	})
+	b.Run("InspectedHTTPExchangeWhole", func(b *testing.B) {
+		// A request and its response on a connection queued whole
+		// (inspect.responses), counted by status class.
+		hw := newHarness(t, shopPolicy, protectM, withResponses)
+		c := hw.tcp(frontend4, api4, 8080)
+		req, resp := wholeExchange(b, hw, c)
+		b.ReportAllocs()
+		for b.Loop() {
+			req.Seq, resp.Seq = c.cseq, c.sseq
+			c.cseq += uint32(len(req.Payload))
+			c.sseq += uint32(len(resp.Payload))
+			hw.d.Decide(req)
+			hw.d.Decide(resp)
+		}
+	})
 	b.Run("NewFlowAllowedL4", func(b *testing.B) {
 		p := &dataplane.Packet{Proto: dataplane.ProtoTCP, Family: dataplane.IPv4, Src: api4, Dst: good4,
 			DstPort: 80, TCPFlags: dataplane.TCPSyn, Len: 60, Time: h.clk.Now()}

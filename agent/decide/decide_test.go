@@ -21,22 +21,32 @@ var (
 
 // TestHTTPKeepAlive: an allowed keep-alive HTTP connection is inspected
 // request by request; a forbidden request on it is dropped with a reset
-// (protect), reported (monitor), or learnt (learn).
+// (protect), reported (monitor), or learnt (learn). Learn mode queues the
+// connection whole, responses included, and counts each request with the
+// status class of its response; the other modes queue only the requests
+// and count them with status class "none".
 func TestHTTPKeepAlive(t *testing.T) {
 	tests := []struct {
 		mode       policy.Mode
 		syn, first dataplane.Verdict
 		second     dataplane.Verdict
+		whole      bool // the server's packets are queued
 		events     []string
 		edges      []string
+		classes    map[string]float64 // GET requests by status class
 	}{
-		{protectM, dataplane.Accept, dataplane.Inspect, dataplane.Deny, []string{
-			`drop frontend:local→api:8080 tcp app=http method=GET path=/admin mode=protect verdict=deny rule=frontend-to-api reason=http path "/admin" not allowed by rule frontend-to-api packets=3`}, nil},
-		{monitorM, dataplane.Accept, dataplane.Inspect, dataplane.Accept, []string{
-			`violation frontend:local→api:8080 tcp app=http method=GET path=/admin mode=monitor verdict=inspect rule=frontend-to-api reason=http path "/admin" not allowed by rule frontend-to-api packets=3`}, nil},
-		{learnM, dataplane.Accept, dataplane.Inspect, dataplane.Accept, []string{
+		{protectM, dataplane.Accept, dataplane.Inspect, dataplane.Deny, false, []string{
+			`drop frontend:local→api:8080 tcp app=http method=GET path=/admin mode=protect verdict=deny rule=frontend-to-api reason=http path "/admin" not allowed by rule frontend-to-api packets=3`}, nil,
+			map[string]float64{"none": 3, "2xx": 0}},
+		{monitorM, dataplane.Accept, dataplane.Inspect, dataplane.Accept, false, []string{
+			`violation frontend:local→api:8080 tcp app=http method=GET path=/admin mode=monitor verdict=inspect rule=frontend-to-api reason=http path "/admin" not allowed by rule frontend-to-api packets=3`}, nil,
+			map[string]float64{"none": 3, "2xx": 0}},
+		{learnM, dataplane.Accept, dataplane.InspectAll, dataplane.Accept, true, []string{
 			`learned frontend:local→api:8080 tcp app=http method=GET path=/users/1 mode=learn verdict=inspect`},
-			[]string{`frontend→api tcp/8080 http {"method":"GET","path":"/admin","host":"api","count":1} {"method":"GET","path":"/users/{id}","host":"api","count":1}`}},
+			[]string{`frontend→api tcp/8080 http {"method":"GET","path":"/admin","host":"api","count":1} {"method":"GET","path":"/users/{id}","host":"api","count":1}`},
+			// The answer pairs with the first request; the other two
+			// still wait for theirs.
+			map[string]float64{"none": 0, "2xx": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.mode.String(), func(t *testing.T) {
@@ -51,11 +61,12 @@ func TestHTTPKeepAlive(t *testing.T) {
 			if v := c.request(get("/users/2")); v != dataplane.Accept {
 				t.Fatalf("second allowed request: %v, want accept", v)
 			}
-			// The server's answers and ACKs stay in the kernel.
+			// The server's answers and ACKs stay in the kernel, except in
+			// learn mode.
 			before := c.delivered
 			c.reply("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-			if c.delivered != before {
-				t.Error("a server packet of an inspected connection was queued")
+			if queued := c.delivered != before; queued != tt.whole {
+				t.Errorf("the server's answer queued: %v, want %v", queued, tt.whole)
 			}
 			if v := c.request(get("/admin")); v != tt.second {
 				t.Fatalf("forbidden request: %v, want %v", v, tt.second)
@@ -66,8 +77,10 @@ func TestHTTPKeepAlive(t *testing.T) {
 			if diff := cmp.Diff(tt.edges, h.edges()); diff != "" {
 				t.Errorf("learned edges (-want +got):\n%s", diff)
 			}
-			if got := h.metric("bulkhead_http_requests_total", "method", "GET"); got != 3 {
-				t.Errorf("HTTP requests counted: %v, want 3", got)
+			for class, want := range tt.classes {
+				if got := h.metric("bulkhead_http_requests_total", "method", "GET", "status_class", class); got != want {
+					t.Errorf("GET requests with status class %s: %v, want %v", class, got, want)
+				}
 			}
 		})
 	}
@@ -328,7 +341,7 @@ func TestEvictReleases(t *testing.T) {
 	if n := h.d.Stats().Inspecting; n != 1 {
 		t.Fatalf("inspecting %d flows, want 1", n)
 	}
-	n := h.flows.DeleteIf(func(*flowtable.Flow) bool { return true }, flowtable.Flush)
+	n := h.flows.DeleteIf(func(*flowtable.Flow) bool { return true }, flowtable.EndpointGone)
 	if n != 1 || h.d.Stats().Inspecting != 0 {
 		t.Errorf("flushed %d flows; still inspecting %d", n, h.d.Stats().Inspecting)
 	}
@@ -341,12 +354,13 @@ func TestModeSwitch(t *testing.T) {
 	h := newHarness(t, shopPolicy, learnM)
 	c := h.tcp(frontend4, api4, 8080)
 	c.handshake()
-	if v := c.request(get("/users/1")); v != dataplane.Inspect {
-		t.Fatalf("learn: %v, want inspect", v)
+	if v := c.request(get("/users/1")); v != dataplane.InspectAll {
+		t.Fatalf("learn: %v, want inspect-all", v)
 	}
 	h.setPolicy(shopPolicy, protectM)
-	if v := c.request(get("/users/2")); v != dataplane.Accept {
-		t.Errorf("allowed request after the switch: %v, want accept", v)
+	// Protect mode (without Config.Responses) stops queueing the answers.
+	if v := c.request(get("/users/2")); v != dataplane.Inspect {
+		t.Errorf("allowed request after the switch: %v, want inspect", v)
 	}
 	if v := c.request(get("/debug")); v != dataplane.Deny {
 		t.Errorf("forbidden request after the switch: %v, want deny", v)

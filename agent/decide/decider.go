@@ -63,6 +63,21 @@ type Config struct {
 	EvidencePackets int
 	// MaxInspections bounds the flows inspected at once (default 16384).
 	MaxInspections int
+	// LearnOnce fast-paths a connection in learn mode once its first
+	// request is recorded (config learn.everyRequest: false). By default
+	// (false) connections of an application with L7 attributes stay
+	// inspected in learn mode so that every distinct request of a
+	// keep-alive connection is learned: requests made later on it would
+	// otherwise be missing from the learned graph, and from a policy
+	// generated from it, and be dropped in protect mode.
+	LearnOnce bool
+	// Responses queues HTTP, HTTP/2 and gRPC connections inspected request
+	// by request whole (InspectAll) in monitor and protect mode too, so that
+	// their responses are seen and their requests counted by status class.
+	// Learn mode always does. It costs queueing every response segment and
+	// ACK of those connections (about four times the packets of Inspect on
+	// request/response traffic).
+	Responses bool
 	// QueueFirst and Queues name the NFQUEUE queues whose metrics recorders
 	// the Decider feeds (verdict latency, fast-pathed connections).
 	QueueFirst uint16

@@ -16,7 +16,10 @@
 //     an application with L7 attributes (HTTP paths, Redis commands…) stay
 //     inspected (Inspect: the kernel queues only what the client sends) so
 //     that every distinct request is learned, also on keep-alive
-//     connections.
+//     connections; HTTP, HTTP/2 and gRPC connections are queued whole
+//     (InspectAll) so that their responses are seen too. Config.LearnOnce
+//     fast-paths those connections too once their first request is
+//     recorded.
 //   - monitor mode: violations are reported (event and metric) and allowed.
 //   - protect mode: violations are dropped (Deny: TCP gets a reset) and
 //     reported with evidence (the connection's first packets as pcapng).
@@ -38,6 +41,13 @@
 // parser can read are treated like a request whose attributes never came.
 // Whether a client's stream can still be parsed is the l7 engine's answer
 // (l7.Flow.Stopped), never guessed from its notes.
+//
+// HTTP, HTTP/2 and gRPC requests are counted by method and by the status
+// class of their response (responses.go): the method waits on the flow
+// until the response comes (in order: pipelining), which it does while the
+// connection is undecided or queued whole — in learn mode, and in monitor
+// and protect mode with Config.Responses. A request whose response cannot
+// reach the agent any more counts with status class "none".
 //
 // Outcomes are counted (bulkhead_connections_total and the graph's verdict
 // counts, Verdicts) under the app the flow ended up with: once when a

@@ -10,8 +10,9 @@ import (
 )
 
 // FuzzDecide feeds arbitrary packet sequences through a Decider in each
-// mode: it must never panic, and every piece of inspection state must go
-// back to the pool when the flows leave the table.
+// mode (and in protect mode with Config.Responses): it must never panic,
+// and every piece of inspection state must go back to the pool when the
+// flows leave the table.
 //
 // Input: records of an 8-byte header (endpoint pair, protocol, direction
 // and family, TCP flags, port selector, payload length) and the payload.
@@ -31,12 +32,15 @@ func FuzzDecide(f *testing.F) {
 	// socket; an allowed request followed by bytes that break HTTP.
 	f.Add(append(hdr(2, 1, 0, 0, 1, "hello, resolver"), hdr(2, 1, 0, 0, 1, dnsQuery(f, 2, "x.evil.example", 1))...))
 	f.Add(hdr(0, 0, 0, byte(dataplane.TCPPsh|dataplane.TCPAck), 0, get("/users/1")+"\x00\x01 \r\n\r\n"))
+	// Pipelined requests and their answers, one broken.
+	f.Add(append(hdr(0, 0, 0, byte(dataplane.TCPPsh|dataplane.TCPAck), 0, get("/users/1")+post("/orders")),
+		hdr(0, 0, 1, byte(dataplane.TCPPsh|dataplane.TCPAck), 0, response(200)+"HTTP/1.1 2x1 bad\r\n\r\n")...))
 	pairs := [][2]int{{0, 1}, {1, 2}, {1, 3}, {0, 2}}
 	hosts := []struct{ v4, v6 string }{{"198.18.0.10", "2001:2:0:1::a"}, {"198.18.0.11", "2001:2:0:1::b"}, {"198.18.0.12", "2001:2:0:1::c"}, {"198.18.0.13", "2001:2:0:1::d"}}
 	ports := []uint16{8080, 53, 6379, 22}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, mode := range []policy.Mode{learnM, monitorM, protectM} {
-			h := newHarness(t, shopPolicy, mode, func(c *Config) { c.MaxInspections = 4 })
+		for i, mode := range []policy.Mode{learnM, monitorM, protectM, protectM} {
+			h := newHarness(t, shopPolicy, mode, func(c *Config) { c.MaxInspections = 4; c.Responses = i == 3 })
 			for rest := data; len(rest) >= 8; {
 				pair := pairs[int(rest[0])%len(pairs)]
 				proto := []dataplane.Proto{dataplane.ProtoTCP, dataplane.ProtoUDP, dataplane.ProtoICMP, 47}[rest[1]%4]
@@ -59,7 +63,7 @@ func FuzzDecide(f *testing.F) {
 				}
 				c.send(fromClient, flags, string(payload))
 			}
-			if n := h.flows.DeleteIf(func(*flowtable.Flow) bool { return true }, flowtable.Flush); n < 0 {
+			if n := h.flows.DeleteIf(func(*flowtable.Flow) bool { return true }, flowtable.EndpointGone); n < 0 {
 				t.Fatal("negative flush")
 			}
 			if s := h.d.Stats(); s.Inspecting != 0 {

@@ -26,6 +26,9 @@ type inspection struct {
 	// note is the last note the engine gave about the client's bytes:
 	// when the client's stream stopped being parsed, it says why.
 	note string
+	// pend holds the methods of the HTTP requests waiting for their
+	// responses.
+	pend httpPending
 	ev   evidence
 	// call is the context of the l7 call in progress (the sink's view).
 	call call
@@ -87,16 +90,23 @@ func (d *Decider) release(f *flowtable.Flow) {
 		return
 	}
 	f.Slot = nil
+	d.noResponses(ins)
 	ins.l7.Release()
 	ins.src, ins.dst, ins.gen, ins.waitStart, ins.seen, ins.flags, ins.note = nil, nil, 0, 0, [4]uint64{}, 0, ""
+	ins.pend = httpPending{}
 	ins.ev.reset()
 	ins.call = call{}
 	d.pool.Put(ins)
 	d.active.Add(-1)
 }
 
-// startL7 prepares the l7 state for f on its first payload packet.
-func (d *Decider) startL7(ins *inspection, f *flowtable.Flow, now int64) {
+// startL7 prepares the l7 state for f on its SYN or its first payload
+// packet; the wait for L7 attributes starts with the first payload packet
+// (payload).
+func (d *Decider) startL7(ins *inspection, f *flowtable.Flow, now int64, payload bool) {
+	if payload && ins.waitStart == 0 {
+		ins.waitStart = now
+	}
 	if ins.flags&inspStarted != 0 {
 		return
 	}
@@ -106,7 +116,33 @@ func (d *Decider) startL7(ins *inspection, f *flowtable.Flow, now int64) {
 		tr = l7.UDP
 	}
 	ins.l7.Init(d.engine, tr, f.Client().Port(), f.Server().Port(), l7.OrientationKnown)
-	ins.waitStart = now
+}
+
+// handshake handles a TCP packet without payload of a flow that waits for
+// its L7 attributes and has carried no payload yet. A SYN (the client's,
+// or the server's SYN-ACK) gives the l7 engine the side's initial sequence
+// number, so that a segment outside the window cannot pass for the start of
+// its stream (l7.Flow.SetISN); the flow takes its inspection state for that
+// (without it, as at MaxInspections, the first payload packet starts the
+// stream). A connection that closes before carrying anything gives the
+// state back.
+func (d *Decider) handshake(x *pkt) {
+	p, f := x.p, x.f
+	switch {
+	case f.Key.Proto != flowtable.ProtoTCP:
+	case closing(p):
+		d.release(f)
+		x.ins = nil
+	case p.TCPFlags&dataplane.TCPSyn != 0:
+		if x.ins == nil {
+			if x.ins = d.acquire(f); x.ins == nil {
+				return
+			}
+			x.ins.src, x.ins.dst, x.ins.gen = x.src, x.dst, x.st.gen
+		}
+		d.startL7(x.ins, f, x.now, false)
+		x.ins.l7.SetISN(l7.Dir(x.dir), p.Seq)
+	}
 }
 
 // SweepInspections releases the inspection state of flows idle for longer

@@ -98,17 +98,11 @@ func (d *Decider) observe(x *pkt, app l7.App, r *l7.Request) {
 		return
 	}
 	d.metrics.EdgeLearned()
-	if d.promoter != nil {
-		d.promoter.NewEdge(localGroups(x)...)
-	}
+	d.restartQuiet(x, false)
 	if !d.events.Reserve() {
 		return
 	}
-	verdict := flowtable.Allow
-	if moreRequests(x.ins) && policy.KindForApp(app) != policy.KindNone {
-		verdict = flowtable.Inspect
-	}
-	e := d.flowEvent(x, events.Learned, policy.ModeLearn, verdict.String())
+	e := d.flowEvent(x, events.Learned, policy.ModeLearn, d.learnVerdict(x).String())
 	if app != l7.Unknown {
 		e.App = app.String()
 	}
@@ -118,19 +112,39 @@ func (d *Decider) observe(x *pkt, app l7.App, r *l7.Request) {
 	d.events.Emit(e)
 }
 
+// learnVerdict is what a learning flow becomes once recorded: a connection
+// of an application with L7 attributes that may carry more requests stays
+// inspected, so that each distinct request of a keep-alive connection is
+// learned (requests missing from the learned policy would be dropped in
+// protect mode); with Config.LearnOnce, and for every other flow, the
+// kernel fast path.
+func (d *Decider) learnVerdict(x *pkt) flowtable.Verdict {
+	if d.cfg.LearnOnce || !moreRequests(x.ins) || policy.KindForApp(x.ins.l7.App()) == policy.KindNone {
+		return flowtable.Allow
+	}
+	return flowtable.Inspect
+}
+
 // GraphGeneration changes whenever the learned graph does (for periodic
 // saving).
 func (d *Decider) GraphGeneration() uint64 { return d.graphGen.Load() }
 
-// localGroups returns the groups of the flow's local endpoints.
-func localGroups(x *pkt) []string {
-	switch {
-	case x.src.local && x.dst.local:
-		return append(append([]string(nil), x.src.groups...), x.dst.groups...)
-	case x.src.local:
-		return x.src.groups
-	case x.dst.local:
-		return x.dst.groups
+// restartQuiet tells auto-promotion about a new edge (violation false) or
+// a violation concerning the groups of the flow's local endpoints. Each
+// end's groups go as they are, one call per local end: nothing is
+// allocated on the packet path, also when both ends are local.
+func (d *Decider) restartQuiet(x *pkt, violation bool) {
+	if d.promoter == nil {
+		return
 	}
-	return nil
+	for _, e := range [2]*endpoint{x.src, x.dst} {
+		if e == nil || !e.local || len(e.groups) == 0 {
+			continue
+		}
+		if violation {
+			d.promoter.Violation(e.groups...)
+		} else {
+			d.promoter.NewEdge(e.groups...)
+		}
+	}
 }

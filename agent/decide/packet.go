@@ -22,6 +22,10 @@ const (
 	flagReported
 )
 
+// flagWhole: an inspected connection queued whole (InspectAll), its
+// responses included. Bits 3 and 4 hold the counted outcome.
+const flagWhole uint8 = 1 << 5
+
 // The flow's most severe outcome counted so far (metrics, graph verdicts),
 // plus one, in two bits of flowtable.Flow.Flags: 0 when none was.
 const (
@@ -158,7 +162,10 @@ func (d *Decider) name(addr netip.Addr, idx uint32) identity.Identity {
 // connection stays inspected): Accept does not send the packet through
 // the chain again.
 func keep(p *dataplane.Packet, v dataplane.Verdict) dataplane.Verdict {
-	if (v == dataplane.Allow && p.Conn == dataplane.ConnAllowed) || (v == dataplane.Inspect && p.Conn == dataplane.ConnInspected) {
+	switch {
+	case v == dataplane.Allow && p.Conn == dataplane.ConnAllowed,
+		v == dataplane.Inspect && p.Conn == dataplane.ConnInspected,
+		v == dataplane.InspectAll && p.Conn == dataplane.ConnInspectedAll:
 		return dataplane.Accept
 	}
 	return v
@@ -220,7 +227,7 @@ func (d *Decider) inspect(x *pkt) bool {
 	}
 	ins := x.ins
 	if len(p.Payload) > 0 {
-		d.startL7(ins, f, x.now)
+		d.startL7(ins, f, x.now, true)
 		if f.Verdict == flowtable.Undecided {
 			f.L7.Packets++
 			f.L7.Bytes += uint32(len(p.Payload))

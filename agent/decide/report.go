@@ -24,9 +24,7 @@ import (
 func (d *Decider) report(x *pkt, dec *policy.Decision, r *l7.Request, why string, verdict string) {
 	reason := violationReason(dec, why)
 	d.metrics.Violation(d.violationGroup(x, dec.Mode), dec.Mode.String(), reason)
-	if d.promoter != nil {
-		d.promoter.Violation(localGroups(x)...)
-	}
+	d.restartQuiet(x, true)
 	if !d.events.Reserve() {
 		// The event queue is full (a flood): neither the event nor the
 		// flow's reason text is built.

@@ -22,10 +22,8 @@ func (ins *inspection) Request(r *l7.Request) {
 	f.L7.Requests++
 	app := r.App
 	f.App = uint8(app)
-	switch app {
-	case l7.HTTP, l7.HTTP2, l7.GRPC:
-		// The response's status is not seen when only requests are queued.
-		d.metrics.HTTPRequest(r.Method, 0)
+	if isHTTP(app) {
+		d.httpRequest(ins, r.Method)
 	}
 	pf := policy.Flow{Src: c.src.ep, Dst: c.dst.ep, Proto: l7.Transport(f.Key.Proto), Port: f.Server().Port(),
 		AppKnown: true, App: app, Request: r}
@@ -73,12 +71,19 @@ func severity(d *policy.Decision) int {
 	return 0
 }
 
-// Response records DNS answers in the FQDN map and counts DNS queries by
-// response code.
+// Response counts HTTP requests by the status of their response, records
+// DNS answers in the FQDN map and counts DNS queries by response code.
 func (ins *inspection) Response(r *l7.Response) {
 	c := &ins.call
 	d := c.d
-	if d == nil || r.App != l7.DNS {
+	if d == nil {
+		return
+	}
+	if isHTTP(r.App) {
+		d.httpResponse(ins, r.Status)
+		return
+	}
+	if r.App != l7.DNS {
 		return
 	}
 	d.metrics.DNSQuery(r.Status)

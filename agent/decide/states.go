@@ -20,8 +20,9 @@ func (d *Decider) undecided(x *pkt) dataplane.Verdict {
 	if !payloadProto(f) || (!learning && dec.Verdict != policy.Pending) {
 		return d.conclude(x, dec)
 	}
-	if len(p.Payload) == 0 && x.ins == nil {
+	if len(p.Payload) == 0 && (x.ins == nil || x.ins.waitStart == 0) {
 		// Handshake, or a connection closing before it carried anything.
+		d.handshake(x)
 		if learning && closing(p) {
 			return d.conclude(x, dec)
 		}
@@ -82,7 +83,7 @@ func (d *Decider) learnReady(x *pkt) bool {
 // the client's data (the kernel passes the rest).
 func (d *Decider) inspected(x *pkt) dataplane.Verdict {
 	if len(x.p.Payload) == 0 {
-		return keep(x.p, dataplane.Inspect)
+		return keep(x.p, inspectVerdict(x.f))
 	}
 	d.endpoints(x)
 	d.inspect(x)
@@ -103,7 +104,12 @@ func (d *Decider) inspected(x *pkt) dataplane.Verdict {
 		dec := d.evaluate(x)
 		return d.settle(x, flowtable.Allow, &dec, metrics.EdgeAllowed)
 	}
-	return keep(x.p, dataplane.Inspect)
+	if x.f.Flags&flagWhole != 0 && ins.l7.Stopped(l7.FromServer) {
+		// The responses are no longer parsed: stop queueing them.
+		x.f.Flags &^= flagWhole
+		d.noResponses(ins)
+	}
+	return keep(x.p, inspectVerdict(x.f))
 }
 
 // conclude applies a final decision to a flow without a request in hand:
@@ -112,11 +118,7 @@ func (d *Decider) conclude(x *pkt, dec policy.Decision) dataplane.Verdict {
 	switch {
 	case dec.Mode == policy.ModeLearn:
 		d.learnFlow(x)
-		v := flowtable.Allow
-		if moreRequests(x.ins) && policy.KindForApp(x.ins.l7.App()) != policy.KindNone {
-			v = flowtable.Inspect
-		}
-		return d.settle(x, v, &dec, metrics.EdgeAllowed)
+		return d.settle(x, d.learnVerdict(x), &dec, metrics.EdgeAllowed)
 	case dec.Verdict == policy.Allowed:
 		v := flowtable.Allow
 		if dec.PerRequest && moreRequests(x.ins) {
@@ -150,11 +152,7 @@ func (d *Decider) afterRequests(x *pkt, worst policy.Decision) dataplane.Verdict
 	}
 	switch {
 	case worst.Mode == policy.ModeLearn:
-		v := flowtable.Allow
-		if more && policy.KindForApp(x.ins.l7.App()) != policy.KindNone {
-			v = flowtable.Inspect
-		}
-		return d.settle(x, v, &worst, metrics.EdgeAllowed)
+		return d.settle(x, d.learnVerdict(x), &worst, metrics.EdgeAllowed)
 	case worst.Verdict == policy.Violation && worst.Drop():
 		return d.settle(x, flowtable.Deny, &worst, metrics.EdgeDenied)
 	case worst.Verdict == policy.Violation:
@@ -208,6 +206,12 @@ func (d *Decider) settle(x *pkt, v flowtable.Verdict, dec *policy.Decision, edge
 		d.release(x.f)
 		return dataplane.Deny
 	case flowtable.Inspect:
+		if d.wantResponses(x, dec.Mode) {
+			x.f.Flags |= flagWhole
+			return keep(x.p, dataplane.InspectAll)
+		}
+		x.f.Flags &^= flagWhole
+		d.noResponses(x.ins)
 		return keep(x.p, dataplane.Inspect)
 	}
 	return dataplane.Accept

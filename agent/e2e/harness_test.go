@@ -131,6 +131,9 @@ func (a *agentProc) start() {
 	t.Helper()
 	a.stdout, a.stderr = &testbin.Buffer{}, &testbin.Buffer{}
 	cmd := exec.Command(bulkheadBin, a.args...)
+	// Never the machine's /etc/bulkhead/agent.yaml: a file that does not
+	// exist is the default configuration path.
+	cmd.Env = append(os.Environ(), "BULKHEAD_CONFIG="+filepath.Join(a.b.dir, "agent.yaml"))
 	cmd.Stdout, cmd.Stderr = a.stdout, a.stderr
 	p, err := a.b.n.Node.Start(cmd)
 	if err != nil {
@@ -166,18 +169,21 @@ func (a *agentProc) waitReady() {
 }
 
 // stop sends SIGTERM and waits for a clean exit.
-func (a *agentProc) stop() {
+func (a *agentProc) stop() { a.b.t.Helper(); a.stopWith(syscall.SIGTERM) }
+
+// stopWith sends sig (SIGTERM or SIGINT) and waits for a clean exit.
+func (a *agentProc) stopWith(sig syscall.Signal) {
 	t := a.b.t
 	t.Helper()
-	a.proc.Signal(syscall.SIGTERM)
+	a.proc.Signal(sig)
 	select {
 	case <-a.proc.Done():
 		if err := a.proc.Wait(); err != nil {
-			t.Errorf("the agent exited with %v after SIGTERM\n%s", err, a.stderr.String())
+			t.Errorf("the agent exited with %v after %v\n%s", err, sig, a.stderr.String())
 		}
 	case <-time.After(20 * time.Second):
 		a.proc.Kill()
-		t.Errorf("the agent did not stop within 20 s of SIGTERM")
+		t.Errorf("the agent did not stop within 20 s of %v", sig)
 	}
 }
 

@@ -2,10 +2,12 @@ package e2e_test
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +20,13 @@ import (
 )
 
 // TestPrometheus runs a real Prometheus in the node that scrapes the agent
-// while real traffic runs (normal traffic and attacks, in protect mode),
-// then executes every expression of the Grafana dashboards and the alert
-// rules: every dashboard expression returns data, only the alert for
-// violations in protect mode fires, every rule evaluates without error, and
-// the flow map shows one edge with id, source and target per edge the
-// traffic made.
+// while real traffic runs (HTTP in learn mode first, then normal traffic
+// and attacks in protect mode), then executes every expression of the
+// Grafana dashboards and the alert rules: every dashboard expression
+// returns data, only the alert for violations in protect mode fires, every
+// rule evaluates without error, the flow map shows one edge per pair the
+// traffic made with the colour of its verdicts, and the HTTP requests of
+// the learn phase are counted by the status class of their responses.
 func TestPrometheus(t *testing.T) {
 	prom := os.Getenv("BULKHEAD_PROMETHEUS")
 	if prom == "" {
@@ -34,6 +37,13 @@ func TestPrometheus(t *testing.T) {
 	}
 	b := newBed(t)
 	a := b.startAgent()
+
+	// Learn mode (no policy yet): HTTP connections are queued whole, so
+	// each request counts with its response's status class.
+	const learnRounds = 3
+	for range learnRounds {
+		b.learnHTTP()
+	}
 	a.loadPolicy("shop.yaml", shopPolicy)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -96,18 +106,44 @@ func TestPrometheus(t *testing.T) {
 	}
 
 	// The flow map: one edge per pair the traffic made, with id, source
-	// and target (destinations outside the node by their FQDN group).
-	want := []string{"api->allowed-sites", "api->db", "api->dns", "frontend->api", "frontend->db"}
+	// and target (destinations outside the node by their FQDN group),
+	// coloured by verdict: red where connections or queries were denied
+	// (frontend → db, and api → dns for the dropped query), green where
+	// all were allowed.
+	const red, green = "#F2495C", "#73BF69"
+	want := []string{
+		"api->allowed-sites " + green, "api->db " + green, "api->dns " + red,
+		"frontend->api " + green, "frontend->db " + red,
+	}
 	fm, problems := promtest.FlowMapOf(outcomes)
 	for _, p := range problems {
 		t.Error(p)
 	}
 	var got []string
 	for _, e := range fm.Edges {
-		got = append(got, e.ID)
+		got = append(got, e.ID+" "+e.Color)
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
-		t.Errorf("flow map edges (-want +got):\n%s", diff)
+		t.Errorf("flow map edges and colours (-want +got):\n%s", diff)
+	}
+
+	// The learn phase's requests by status class (protect mode counts the
+	// later ones as "none": without inspect.responses their answers stay
+	// in the kernel).
+	res, err := srv.Query(ctx, `bulkhead_http_requests_total{status_class!="none"} > 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var classes []string
+	for _, s := range res.Samples {
+		classes = append(classes, fmt.Sprintf("%s %s %v", s.Labels["method"], s.Labels["status_class"], s.Value))
+	}
+	slices.Sort(classes)
+	wantClasses := []string{
+		fmt.Sprintf("GET 2xx %d", 2*learnRounds), fmt.Sprintf("GET 4xx %d", learnRounds), fmt.Sprintf("POST 2xx %d", learnRounds),
+	}
+	if diff := cmp.Diff(wantClasses, classes); diff != "" {
+		t.Errorf("HTTP requests by method and status class (-want +got):\n%s", diff)
 	}
 
 	// Every loaded rule evaluates without error; only the alert for

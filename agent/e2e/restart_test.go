@@ -2,7 +2,9 @@ package e2e_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -15,6 +17,7 @@ import (
 
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/policy/learn"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // rules returns the node's iptables and ip6tables rules without counters
@@ -199,4 +202,121 @@ func TestBadPolicyReload(t *testing.T) {
 		t.Error("GET /admin succeeded")
 	}
 	a.waitEvent("the drop of GET /admin", from, func(e events.Event) bool { return e.Type == events.Drop && e.L7.Path == "/admin" })
+}
+
+// TestKill9RestartFailClosed: in fail-closed mode, after kill -9 new
+// connections are dropped while no agent runs (they time out: no reset,
+// no answer); the agent restarts with its policy file broken, runs the last
+// good policy from its state directory (the status says so) with the rules
+// of its predecessor replaced, none duplicated; enforcement is the old
+// policy's; SIGINT then shuts it down cleanly, removing every rule.
+func TestKill9RestartFailClosed(t *testing.T) {
+	b := newBed(t)
+	if err := os.MkdirAll(filepath.Join(b.dir, "policy"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	policyFile := filepath.Join(b.dir, "policy", "shop.yaml")
+	if err := os.WriteFile(policyFile, []byte(shopPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a := b.startAgent("--fail-mode", "closed")
+	st, err := a.client.Status(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.FailMode != "closed" || !st.Policy.Loaded || st.Policy.FromState || st.Policy.Rules != 4 {
+		t.Fatalf("status at the first start: fail mode %q, policy %+v", st.FailMode, st.Policy)
+	}
+	if err := b.normalTraffic(); err != nil {
+		t.Fatalf("normal traffic under the policy: %v", err)
+	}
+	before := b.rules()
+
+	a.kill9()
+	if left := b.rules(); left != before {
+		t.Errorf("kill -9 changed the rules (-before +after):\n%s", cmp.Diff(before, left))
+	}
+	// No agent: a new connection, allowed by the policy or not, is queued
+	// to nobody and dropped; the client hears nothing.
+	for _, to := range []string{hostPort(apiIP, 8080), hostPort(dbIP, 6379)} {
+		if err := dialTimesOut(b.fe, to); err != nil {
+			t.Errorf("no agent, fail-closed: %v", err)
+		}
+	}
+	if ips, err := dig(b.api, "www.allowed.example"); err == nil {
+		t.Errorf("no agent, fail-closed: a DNS query was answered %q", ips)
+	}
+
+	// The policy file breaks while no agent runs.
+	if err := os.WriteFile(policyFile, []byte(badPolicy), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a.start()
+	if st, err = a.client.Status(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ready || !st.Policy.Loaded || !st.Policy.FromState || st.Policy.Rules != 4 ||
+		!strings.Contains(st.Policy.LastError, policyFile+`:8: rules[0].to: group "dbb" is not defined`) {
+		t.Errorf("status after the restart: ready %v, policy %+v; want the last good policy from the state directory and the file's error", st.Ready, st.Policy)
+	}
+	code, out, _ := a.cli("status")
+	if code != 0 || !strings.Contains(out, "last good copy from the state directory") {
+		t.Errorf("bulkhead status: %d\n%s", code, out)
+	}
+	if after := b.rules(); after != before {
+		t.Errorf("rules after the restart differ (-before +after):\n%s", cmp.Diff(before, after))
+	}
+	for _, jump := range []string{"-A FORWARD -j BULKHEAD-FWD", "-A INPUT -j BULKHEAD-IN", "-A OUTPUT -j BULKHEAD-OUT"} {
+		if n := strings.Count(b.rules(), jump+"\n"); n != 2 { // IPv4 and IPv6
+			t.Errorf("%q appears %d times, want once per family", jump, n)
+		}
+	}
+
+	// The old policy is enforced: what it allows works, what it forbids
+	// does not.
+	if err := b.normalTraffic(); err != nil {
+		t.Errorf("normal traffic under the last good policy: %v", err)
+	}
+	if out, err := redisCLI(b.fe, "PING"); err == nil {
+		t.Errorf("frontend → db (no rule) answered %q", out)
+	}
+	if out, err := redisCLI(b.api, "FLUSHALL"); err == nil {
+		t.Errorf("api → db FLUSHALL (not allowed) answered %q", out)
+	}
+	from := len(a.events())
+	if _, err := curl(b.fe, "http://"+hostPort(apiIP, 8080)+"/admin"); err == nil {
+		t.Error("GET /admin (not allowed) succeeded")
+	}
+	a.waitEvent("the drop of GET /admin", from, func(e events.Event) bool {
+		return e.Type == events.Drop && e.L7.Path == "/admin" && e.Rule == "frontend-to-api"
+	})
+
+	// SIGINT: a clean shutdown, like SIGTERM.
+	a.stopWith(syscall.SIGINT)
+	if left := b.rules(); strings.Contains(left, "BULKHEAD") {
+		t.Errorf("rules left after SIGINT:\n%s", left)
+	}
+	if _, err := os.Lstat(a.sock); !os.IsNotExist(err) {
+		t.Errorf("the API socket is still there after SIGINT: %v", err)
+	}
+	if evs := a.events(); len(evs) == 0 || evs[len(evs)-1].Type != events.AgentStop {
+		t.Errorf("the event log does not end with agent_stop after SIGINT")
+	}
+}
+
+// dialTimesOut checks that a TCP connection from h to addr gets no answer
+// at all (dropped: neither established nor reset) within 2 s.
+func dialTimesOut(h *testenv.Container, addr string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	c, err := h.DialContext(ctx, "tcp", addr)
+	var ne net.Error
+	switch {
+	case err == nil:
+		c.Close()
+		return fmt.Errorf("%s → %s connected, want it dropped", h.Name, addr)
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return nil
+	}
+	return fmt.Errorf("%s → %s: %v, want a timeout (dropped, not refused)", h.Name, addr, err)
 }

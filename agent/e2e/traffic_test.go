@@ -1,9 +1,11 @@
 package e2e_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 )
 
 // normalTraffic is what the shop does: the frontend calls the api's paths,
@@ -32,4 +34,30 @@ func (b *bed) normalTraffic() error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// learnHTTP is frontend → api HTTP: three requests answered 200 (two GET,
+// one POST) and a GET answered 404 (a path the api does not serve), each
+// on its own connection.
+func (b *bed) learnHTTP() {
+	t := b.t
+	t.Helper()
+	api := "http://" + hostPort(apiIP, 8080)
+	for _, c := range []struct {
+		path   string
+		args   []string
+		status string
+	}{
+		{"/users/1", nil, "200"},
+		{"/health", nil, "200"},
+		{"/orders", []string{"-X", "POST", "-d", "{}"}, "200"},
+		{"/missing", nil, "404"},
+	} {
+		ctx, cancel := context.WithTimeout(context.Background(), clientTimeout+2*time.Second)
+		out, err := b.fe.Command(ctx, "curl", append([]string{"-sS", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "3", api + c.path}, c.args...)...).CombinedOutput()
+		cancel()
+		if err != nil || string(out) != c.status {
+			t.Fatalf("curl %s from frontend: %q, %v; want status %s", c.path, out, err, c.status)
+		}
+	}
 }

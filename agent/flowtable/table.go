@@ -47,13 +47,10 @@ const (
 	Closed
 	// EndpointGone: deleted because a container went away.
 	EndpointGone
-	// Flush: deleted because everything had to go (policy change,
-	// shutdown).
-	Flush
 	numReasons
 )
 
-var reasonNames = [numReasons]string{"idle", "capacity", "closed", "endpoint_gone", "flush"}
+var reasonNames = [numReasons]string{"idle", "capacity", "closed", "endpoint_gone"}
 
 func (r Reason) String() string {
 	if r < numReasons {
@@ -63,7 +60,7 @@ func (r Reason) String() string {
 }
 
 // Reasons returns every eviction reason, for metrics.
-func Reasons() []Reason { return []Reason{Idle, Capacity, Closed, EndpointGone, Flush} }
+func Reasons() []Reason { return []Reason{Idle, Capacity, Closed, EndpointGone} }
 
 // Stats are the table's counters.
 type Stats struct {
@@ -404,7 +401,7 @@ func (t *Table) Lookup(tuple *Tuple, fn func(f *Flow, dir Dir)) bool {
 	return true
 }
 
-// Delete removes the flow of tuple for reason r (EndpointGone or Flush);
+// Delete removes the flow of tuple for reason r (EndpointGone);
 // it returns false when there is none.
 func (t *Table) Delete(tuple *Tuple, r Reason) bool {
 	k, _ := MakeKey(tuple)

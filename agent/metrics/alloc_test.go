@@ -14,18 +14,19 @@ func hotCalls(m *metrics.Metrics) map[string]func() {
 	edge := metrics.Edge{Src: "frontend", SrcGroup: "web", Dst: "api", DstGroup: "backend", DstPort: 8080, Proto: 6, App: "http", Verdict: metrics.EdgeAllowed}
 	ipEdge := metrics.Edge{Src: "api", Dst: "198.18.0.9", DstPort: 443, Proto: 6, App: "tls", Verdict: metrics.EdgeDenied}
 	return map[string]func(){
-		"Packets":      func() { rec.Packets(1) },
-		"Verdict":      func() { rec.Verdict(metrics.VerdictAllowConn, 7*time.Microsecond) },
-		"FastPathed":   func() { rec.FastPathed(true) },
-		"Latency":      func() { rec.ObserveLatency(3 * time.Microsecond) },
-		"FlowCreated":  func() { m.FlowCreated(17) },
-		"FlowEvicted":  func() { m.FlowEvicted(metrics.EvictIdle) },
-		"Connection":   func() { m.Connection(edge) },
-		"ConnectionIP": func() { m.Connection(ipEdge) },
-		"HTTPRequest":  func() { m.HTTPRequest("GET", 200) },
-		"DNSQuery":     func() { m.DNSQuery(3) },
-		"Violation":    func() { m.Violation("web", metrics.ModeProtect, metrics.ReasonL7) },
-		"EdgeLearned":  func() { m.EdgeLearned() },
+		"Packets":       func() { rec.Packets(1) },
+		"Verdict":       func() { rec.Verdict(metrics.VerdictAllowConn, 7*time.Microsecond) },
+		"FastPathed":    func() { rec.FastPathed(true) },
+		"Latency":       func() { rec.ObserveLatency(3 * time.Microsecond) },
+		"FlowCreated":   func() { m.FlowCreated(17) },
+		"FlowEvicted":   func() { m.FlowEvicted(metrics.EvictIdle) },
+		"Connection":    func() { m.Connection(edge) },
+		"ConnectionIP":  func() { m.Connection(ipEdge) },
+		"HTTPRequest":   func() { m.HTTPRequest("GET", 200) },
+		"HTTPRequestOf": func() { m.HTTPRequestOf(metrics.ParseHTTPMethod("POST"), 404) },
+		"DNSQuery":      func() { m.DNSQuery(3) },
+		"Violation":     func() { m.Violation("web", metrics.ModeProtect, metrics.ReasonL7) },
+		"EdgeLearned":   func() { m.EdgeLearned() },
 	}
 }
 

@@ -77,7 +77,7 @@ var catalog = []Family{
 	{nameQueuePackets, Counter, "Packets read from an NFQUEUE queue by the agent.", []string{"queue"}},
 	{nameVerdicts, Counter, "Verdicts the agent gave queued packets, by kind.", []string{"verdict"}},
 	{nameFastPathed, Counter, "Connections handed to the kernel fast path by connmark, by decision.", []string{"verdict"}},
-	{nameVerdictLatency, Histogram, "Time from reading a queued packet to sending its verdict.", nil},
+	{nameVerdictLatency, Histogram, "Time from reading a queued packet to the agent's decision on it (the verdict is then sent with the rest of its read burst).", nil},
 	{nameQueueKernelDrops, Counter, "Packets the kernel dropped because the queue was full (queue_dropped in /proc/net/netfilter/nfnetlink_queue).", []string{"queue"}},
 	{nameQueueUserDrops, Counter, "Packets the kernel failed to deliver to the agent's netlink socket (user_dropped in /proc/net/netfilter/nfnetlink_queue).", []string{"queue"}},
 	{nameQueueOverruns, Counter, "Receive buffer overflows (ENOBUFS) of a queue reader's socket: packets were lost, or let through uninspected when fail-open.", []string{"queue"}},

@@ -33,7 +33,8 @@
 //
 // Per request or answer seen by the L7 engine:
 //
-//	m.HTTPRequest(method, status)     // status 0 when no response was seen
+//	m.HTTPRequest(method, status)     // when its response is seen; status 0 when none will be
+//	m.HTTPRequestOf(metrics.ParseHTTPMethod(method), status) // the same, method kept as a byte
 //	m.DNSQuery(rcode)
 //
 // Per policy load, mode change and learned edge:

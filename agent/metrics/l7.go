@@ -18,7 +18,13 @@ func newDNSTable() *counterTable {
 // of its response (0 when no response was seen: the request was dropped or
 // the connection closed first).
 func (m *Metrics) HTTPRequest(method string, status int) {
-	m.http.at(httpMethodIndex(method)*len(httpStatusClasses) + httpStatusClassIndex(status)).Inc()
+	m.HTTPRequestOf(ParseHTTPMethod(method), status)
+}
+
+// HTTPRequestOf is HTTPRequest for a method already parsed (what a flow
+// keeps while its request waits for the response).
+func (m *Metrics) HTTPRequestOf(method HTTPMethod, status int) {
+	m.http.at(int(min(method, httpMethodOther))*len(httpStatusClasses) + httpStatusClassIndex(status)).Inc()
 }
 
 // DNSQuery counts one DNS query by the response code of its answer

@@ -55,3 +55,26 @@ func TestDNSQueryLabels(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPRequestOf checks that a method kept as an HTTPMethod counts
+// under the same series as the method string.
+func TestHTTPRequestOf(t *testing.T) {
+	for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "get", "PROPFIND", ""} {
+		m := newMetrics(t, metrics.Options{})
+		parsed := metrics.ParseHTTPMethod(method)
+		m.HTTPRequestOf(parsed, 204)
+		want := "OTHER"
+		if method != "get" && method != "PROPFIND" && method != "" {
+			want = method
+		}
+		if parsed.String() != want {
+			t.Errorf("ParseHTTPMethod(%q).String() = %q, want %q", method, parsed, want)
+		}
+		if got := counterValue(t, m.Registry(), "bulkhead_http_requests_total", map[string]string{"method": want, "status_class": "2xx"}); got != 1 {
+			t.Errorf("HTTPRequestOf(%q, 204): method %s = %v, want 1", method, want, got)
+		}
+	}
+	if got := metrics.HTTPMethod(200).String(); got != "OTHER" {
+		t.Errorf("HTTPMethod(200).String() = %q, want OTHER", got)
+	}
+}

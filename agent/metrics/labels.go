@@ -84,8 +84,6 @@ const (
 	EvictClosed
 	// EvictEndpointGone: the container (its veth) disappeared.
 	EvictEndpointGone
-	// EvictFlush: the table was flushed (policy change or shutdown).
-	EvictFlush
 	numEvictReasons
 )
 
@@ -94,7 +92,6 @@ var evictReasonNames = [numEvictReasons]string{
 	EvictCapacity:     "capacity",
 	EvictClosed:       "closed",
 	EvictEndpointGone: "endpoint_gone",
-	EvictFlush:        "flush",
 }
 
 // String returns the label value of the reason, e.g. "idle".
@@ -203,18 +200,26 @@ func classifyProto(ipProto uint8) protoClass {
 // The HTTP methods counted by name; any other method counts as OTHER.
 var httpMethods = [...]string{"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "OTHER"}
 
-const httpMethodOther = len(httpMethods) - 1
+// HTTPMethod is an HTTP method as bulkhead_http_requests_total counts it:
+// one of GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH, or
+// OTHER. It fits in a byte, so that a flow can keep the methods of the
+// requests waiting for their responses without holding strings.
+type HTTPMethod uint8
 
-// httpMethodIndex returns the index of method in httpMethods (OTHER for an
-// unknown or lowercase method) without allocating.
-func httpMethodIndex(method string) int {
+const httpMethodOther HTTPMethod = HTTPMethod(len(httpMethods) - 1)
+
+// ParseHTTPMethod returns the HTTPMethod of method (OTHER for an unknown or
+// lowercase method) without allocating.
+func ParseHTTPMethod(method string) HTTPMethod {
 	for i, m := range httpMethods[:httpMethodOther] {
 		if m == method {
-			return i
+			return HTTPMethod(i)
 		}
 	}
 	return httpMethodOther
 }
+
+func (m HTTPMethod) String() string { return httpMethods[min(m, httpMethodOther)] }
 
 // The HTTP status classes; "none" means no response was seen (the request
 // was dropped, or the connection closed first) and "other" a status outside

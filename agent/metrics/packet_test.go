@@ -134,7 +134,7 @@ func TestFlows(t *testing.T) {
 			t.Errorf("created %s = %v, want %v", proto, got, want)
 		}
 	}
-	for reason, want := range map[string]float64{"idle": 0, "capacity": 2, "closed": 0, "endpoint_gone": 0, "flush": 0} {
+	for reason, want := range map[string]float64{"idle": 0, "capacity": 2, "closed": 0, "endpoint_gone": 0} {
 		if got := counterValue(t, reg, "bulkhead_flows_evicted_total", map[string]string{"reason": reason}); got != want {
 			t.Errorf("evicted %s = %v, want %v", reason, got, want)
 		}

@@ -2,6 +2,7 @@ package modes
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,9 +146,27 @@ func TestTablePersistence(t *testing.T) {
 		t.Errorf("restored (-want +got):\n%s", diff)
 	}
 
-	for _, bad := range []string{`{`, `{"overrides":[{"group":"","mode":"learn","source":"operator"}]}`, `{"overrides":[{"group":"a","mode":"bogus"}]}`} {
-		if err := New(Learn, nil).UnmarshalJSON([]byte(bad)); err == nil {
-			t.Errorf("UnmarshalJSON(%s) succeeded", bad)
+	for _, tt := range []struct{ in, want string }{
+		{`{`, "modes: restore: unexpected end of JSON input"},
+		{`{"overrides":[{"group":"","mode":"learn","policy_mode":"learn","source":"operator"}]}`, "no group"},
+		{`{"overrides":[{"group":"a","mode":"bogus"}]}`, `unknown mode "bogus"`},
+		{`{"overrides":[{"group":"a","policy_mode":"learn","source":"operator"}]}`, "no mode"},
+		{`{"overrides":[{"group":"a","mode":"protect","source":"operator"}]}`, "no policy mode"},
+		{`{"overrides":[{"group":"a","mode":"protect","policy_mode":"learn","source":"policy"}]}`, `source "policy" (want operator or promotion)`},
+		{`{"overrides":[{"group":"a","mode":"protect","policy_mode":"learn","source":"hacker"}]}`, `source "hacker" (want operator or promotion)`},
+		{`{"overrides":[{"group":"a","mode":"protect","policy_mode":"learn","source":"operator"},{"group":"a","mode":"monitor","policy_mode":"learn","source":"operator"}]}`, `group "a" has two overrides`},
+		// A good override before a bad one is not applied either.
+		{`{"overrides":[{"group":"a","mode":"protect","policy_mode":"learn","source":"operator"},{"group":"b","mode":"protect","policy_mode":"learn","source":"hacker"}]}`, `source "hacker"`},
+	} {
+		tab := New(Learn, nil)
+		tab.SetPolicy(Learn, map[string]Mode{"a": Learn})
+		before := tab.List()
+		err := tab.UnmarshalJSON([]byte(tt.in))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("UnmarshalJSON(%s) = %v, want an error with %q", tt.in, err, tt.want)
+		}
+		if diff := cmp.Diff(before, tab.List()); diff != "" {
+			t.Errorf("UnmarshalJSON(%s) changed the table although it failed (-before +after):\n%s", tt.in, diff)
 		}
 	}
 }

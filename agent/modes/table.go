@@ -196,17 +196,27 @@ func (t *Table) MarshalJSON() ([]byte, error) {
 // policy installed next by SetPolicy (or at once to groups already
 // installed) under the usual rule: only where the group's policy mode is
 // still the one the override was made against.
+//
+// Every override is checked before any applies: a file with one bad
+// override restores nothing (the caller treats it as corrupt).
 func (t *Table) UnmarshalJSON(b []byte) error {
 	var p persisted
 	if err := json.Unmarshal(b, &p); err != nil {
 		return fmt.Errorf("modes: restore: %w", err)
 	}
+	seen := make(map[string]bool, len(p.Overrides))
+	for _, o := range p.Overrides {
+		if err := checkOverride(o); err != nil {
+			return fmt.Errorf("modes: restore: override %+v: %w", o, err)
+		}
+		if seen[o.Group] {
+			return fmt.Errorf("modes: restore: group %q has two overrides", o.Group)
+		}
+		seen[o.Group] = true
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, o := range p.Overrides {
-		if o.Group == "" || o.Mode == Unset || o.Source == "" || o.Source == FromPolicy {
-			return fmt.Errorf("modes: restore: bad override %+v", o)
-		}
 		if !t.hasGroup {
 			t.pending[o.Group] = o
 			continue
@@ -216,5 +226,23 @@ func (t *Table) UnmarshalJSON(b []byte) error {
 		}
 	}
 	t.gen++
+	return nil
+}
+
+// checkOverride reports what makes a saved override unusable: it must name
+// a group, the mode set, the policy's mode it was made against, and who
+// set it (the operator or auto-promotion; the policy's own modes are not
+// saved).
+func checkOverride(o Entry) error {
+	switch {
+	case o.Group == "":
+		return errors.New("no group")
+	case o.Mode == Unset:
+		return errors.New("no mode")
+	case o.PolicyMode == Unset:
+		return errors.New("no policy mode")
+	case o.Source != FromOperator && o.Source != FromPromotion:
+		return fmt.Errorf("source %q (want %s or %s)", o.Source, FromOperator, FromPromotion)
+	}
 	return nil
 }

@@ -2,6 +2,7 @@ package state
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -45,16 +46,30 @@ func (s *Store) LoadPolicy() (p PolicySnapshot, ok bool, res LoadResult) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	res = s.loadFile(policyItem, func(b []byte) error {
-		if err := json.Unmarshal(b, &p); err != nil {
-			return err
-		}
-		if len(p.Files) == 0 {
-			return fmt.Errorf("no policy files")
-		}
-		return nil
+		var err error
+		p, err = decodePolicy(b)
+		return err
 	})
 	if res.Status != Loaded {
 		return PolicySnapshot{}, false, res
 	}
 	return p, true, res
+}
+
+// decodePolicy reads the data of the last good policy's file: at least
+// one policy file, each named.
+func decodePolicy(b []byte) (PolicySnapshot, error) {
+	var p PolicySnapshot
+	if err := json.Unmarshal(b, &p); err != nil {
+		return PolicySnapshot{}, fmt.Errorf("policy snapshot: %w", err)
+	}
+	if len(p.Files) == 0 {
+		return PolicySnapshot{}, errors.New("policy snapshot: no policy files")
+	}
+	for i, f := range p.Files {
+		if f.Name == "" {
+			return PolicySnapshot{}, fmt.Errorf("policy snapshot: file %d has no name", i)
+		}
+	}
+	return p, nil
 }

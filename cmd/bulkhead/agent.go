@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
@@ -41,8 +40,10 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 
-	host, _ := os.Hostname()
-	loaded, err := config.Load(cf.Options(config.Env{Hostname: host, CPUs: runtime.NumCPU()}))
+	// The node's name: $NODE_NAME (the DaemonSet sets it), else the host
+	// name.
+	env := config.SystemEnv()
+	loaded, err := config.Load(cf.Options(env))
 	if err != nil {
 		return &exitError{code: 2, err: err}
 	}
@@ -59,7 +60,7 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		debug.SetMemoryLimit(loaded.Config.MemoryLimit())
 	}
 	if loaded.File == "" {
-		log.Info("agent: no configuration file; defaults and flags only", "looked_for", config.DefaultPath)
+		log.Info("agent: no configuration file; defaults and flags only", "looked_for", env.ConfigPath())
 	} else {
 		log.Info("agent: configuration", "file", loaded.File)
 	}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"golang.org/x/term"
+
 	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/l7/capture"
 )
@@ -18,7 +20,7 @@ import (
 func init() {
 	register(command{
 		name:    "analyze",
-		usage:   "[--format json|table] [--max-flows N] [--idle-timeout D] [--max-buffer BYTES] [-v] FILE...",
+		usage:   "[--format json|table] [--max-flows N] [--idle-timeout D] [--max-buffer BYTES] [--max-buffer-total BYTES] [-v] FILE...",
 		summary: "identify the applications in pcap/pcapng captures and print one line per flow",
 		run:     runAnalyze,
 	})
@@ -34,6 +36,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	maxFlows := fs.Int("max-flows", capture.DefaultMaxFlows, "flows tracked at once; beyond, the least recently seen is finished early")
 	idle := fs.Duration("idle-timeout", capture.DefaultIdleTimeout, "finish a flow idle this long (capture time)")
 	maxBuf := fs.Int("max-buffer", l7.DefaultMaxBuffer, "TCP reassembly limit per direction, in bytes")
+	maxBufTotal := fs.Int64("max-buffer-total", capture.DefaultMaxBufferTotal, "TCP reassembly buffers of all flows together, in bytes")
 	verbose := fs.Bool("v", false, "log input oddities to stderr")
 	if err := fs.Parse(args); err != nil {
 		return usagef("%v", err)
@@ -51,8 +54,19 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	default:
 		return usagef("unknown format %q (want json or table)", *format)
 	}
-	if *maxFlows <= 0 || *maxBuf <= 0 || *idle <= 0 {
-		return usagef("--max-flows, --max-buffer and --idle-timeout must be positive")
+	for _, c := range []struct {
+		flag  string
+		value any
+		ok    bool
+	}{
+		{"max-flows", *maxFlows, *maxFlows > 0},
+		{"idle-timeout", *idle, *idle > 0},
+		{"max-buffer", *maxBuf, *maxBuf > 0},
+		{"max-buffer-total", *maxBufTotal, *maxBufTotal > 0},
+	} {
+		if !c.ok {
+			return usagef("--%s must be positive, got %v", c.flag, c.value)
+		}
 	}
 	level := slog.LevelWarn
 	if *verbose {
@@ -61,7 +75,8 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	// The files of one command share what Kafka responses name (topic ids
 	// → names): a capture rotated into several files keeps its names.
 	opts := capture.Options{
-		Engine:      l7.Config{MaxBuffer: *maxBuf, Parser: l7.ParserConfig{KafkaTopics: l7.NewKafkaTopics(l7.DefaultKafkaTopics)}},
+		Engine: l7.Config{MaxBuffer: *maxBuf, MaxBufferTotal: *maxBufTotal,
+			Parser: l7.ParserConfig{KafkaTopics: l7.NewKafkaTopics(l7.DefaultKafkaTopics)}},
 		MaxFlows:    *maxFlows,
 		IdleTimeout: *idle,
 		Logger:      slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
@@ -131,12 +146,8 @@ func analyzeFile(ctx context.Context, name, format string, opts capture.Options,
 	return nil
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }

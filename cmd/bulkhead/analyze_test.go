@@ -214,8 +214,10 @@ func TestAnalyzeUsage(t *testing.T) {
 		{"no file", nil, "no capture file given"},
 		{"unknown format", []string{"--format", "xml", pcap}, `unknown format "xml" (want json or table)`},
 		{"unknown flag", []string{"--colour", pcap}, "flag provided but not defined: -colour"},
-		{"zero max flows", []string{"--max-flows", "0", pcap}, "--max-flows, --max-buffer and --idle-timeout must be positive"},
-		{"negative idle timeout", []string{"--idle-timeout", "-1s", pcap}, "--max-flows, --max-buffer and --idle-timeout must be positive"},
+		{"zero max flows", []string{"--max-flows", "0", pcap}, "--max-flows must be positive, got 0"},
+		{"negative idle timeout", []string{"--idle-timeout", "-1s", pcap}, "--idle-timeout must be positive, got -1s"},
+		{"negative max buffer", []string{"--max-buffer", "-5", pcap}, "--max-buffer must be positive, got -5"},
+		{"zero max buffer total", []string{"--max-buffer-total", "0", pcap}, "--max-buffer-total must be positive, got 0"},
 		{"bad duration", []string{"--idle-timeout", "soon", pcap}, `invalid value "soon" for flag -idle-timeout`},
 	}
 	for _, tc := range tests {
@@ -322,6 +324,53 @@ func splitPcap(t *testing.T, src, a, b string, first func(*layers.TCP) bool) {
 		}
 		if err := out.WritePacket(ci, data); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestIsTerminal: a terminal is one (the master side of a pseudo-terminal
+// answers terminal requests); /dev/null, a file and a pipe, which are not,
+// get JSON and no progress bar.
+func TestIsTerminal(t *testing.T) {
+	devNull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devNull.Close()
+	file, err := os.Create(filepath.Join(t.TempDir(), "out"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer file.Close()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	tests := []struct {
+		name string
+		w    io.Writer
+		want bool
+	}{
+		{"/dev/null", devNull, false},
+		{"file", file, false},
+		{"pipe", w, false},
+		{"buffer", &bytes.Buffer{}, false},
+	}
+	if ptmx, err := os.OpenFile("/dev/ptmx", os.O_RDWR, 0); err == nil {
+		defer ptmx.Close()
+		tests = append(tests, struct {
+			name string
+			w    io.Writer
+			want bool
+		}{"pseudo-terminal", ptmx, true})
+	} else {
+		t.Logf("no pseudo-terminal to test with: %v", err)
+	}
+	for _, tc := range tests {
+		if got := isTerminal(tc.w); got != tc.want {
+			t.Errorf("isTerminal(%s) = %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

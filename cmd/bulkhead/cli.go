@@ -109,7 +109,7 @@ func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.Dst, "dst", "", "server: workload name, IP or CIDR")
 	fs.StringVar(&f.Workload, "workload", "", "either side, by workload name")
 	fs.StringVar(&f.App, "app", "", "application protocol (http, dns, redis…)")
-	fs.StringVar(&f.Verdict, "verdict", "", "undecided, allow, deny or inspect")
+	fs.StringVar(&f.Verdict, "verdict", "", strings.Join(api.FlowVerdicts, ", "))
 	port := fs.Uint("port", 0, "server port")
 	fs.IntVar(&f.Limit, "limit", api.DefaultFlowLimit, "at most this many, most recently active first")
 	if err := parseFlags(fs, args); err != nil {
@@ -122,6 +122,10 @@ func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--port %d: want 1-65535", *port)
 	}
 	f.Port = uint16(*port)
+	f.App, f.Verdict = strings.ToLower(f.App), strings.ToLower(f.Verdict)
+	if err := f.Check(); err != nil {
+		return usagef("%v", err)
+	}
 	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
 		fl, err := c.Flows(ctx, f)
 		if err != nil {
@@ -184,15 +188,20 @@ func runMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return cli.Modes(stdout, all, st.DefaultMode, time.Now())
 		}
 		var cur *modes.Entry
+		names := make([]string, 0, len(all))
 		for i := range all {
+			names = append(names, all[i].Group)
 			if all[i].Group == rest[0] {
 				cur = &all[i]
 			}
 		}
-		if len(rest) == 1 {
-			if cur == nil {
-				return fmt.Errorf("unknown group %q (bulkhead mode lists them)", rest[0])
+		if cur == nil {
+			if len(names) == 0 {
+				return fmt.Errorf("unknown group %q: the policy in force has no groups", rest[0])
 			}
+			return fmt.Errorf("unknown group %q (the policy's groups: %s)", rest[0], strings.Join(names, ", "))
+		}
+		if len(rest) == 1 {
 			if cf.json {
 				return cli.JSON(stdout, cur)
 			}
@@ -205,11 +214,7 @@ func runMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if cf.json {
 			return cli.JSON(stdout, e)
 		}
-		before := e.Mode
-		if cur != nil {
-			before = cur.Mode
-		}
-		return cli.ModeChange(stdout, before, e)
+		return cli.ModeChange(stdout, cur.Mode, e)
 	})
 }
 
@@ -228,9 +233,17 @@ func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
+	if *limit < 0 {
+		return usagef("--limit %d: want a number ≥ 0 (0: every recent event)", *limit)
+	}
 	req := api.EventsRequest{Follow: *follow, Limit: *limit}
 	if *types != "" {
 		req.Types = strings.Split(*types, ",")
+		for _, t := range req.Types {
+			if err := api.CheckEventType(t); err != nil {
+				return usagef("--type: %v", err)
+			}
+		}
 	}
 	if !*follow {
 		var cancel context.CancelFunc

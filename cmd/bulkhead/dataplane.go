@@ -22,13 +22,13 @@ import (
 func init() {
 	register(command{
 		name:    "dataplane",
-		usage:   "[--deny tcp/PORT]... [--inspect tcp/PORT]... [--deny-payload TEXT] [--allow-all | --inspect-all] [--queues N] [--fail-closed] [--stats 5s]",
+		usage:   "[--deny tcp/PORT|udp/PORT|icmp|icmpv6]... [--inspect tcp/PORT]... [--deny-payload TEXT] [--allow-all | --inspect-all] [--queues N] [--fail-closed] [--stats 5s]",
 		summary: "developer tool: run container discovery and the dataplane here with a static decider",
 		run:     runDataplane,
 	})
 }
 
-// portRules collects repeated --deny flags.
+// portRules collects repeated --deny and --inspect flags.
 type portRules []dataplane.PortRule
 
 func (p *portRules) String() string {
@@ -54,7 +54,7 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	fs := flag.NewFlagSet("dataplane", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var deny portRules
-	fs.Var(&deny, "deny", "deny connections to PROTO/PORT (tcp/6379, udp/53); repeatable")
+	fs.Var(&deny, "deny", "deny connections to PROTO/PORT (tcp/6379, udp/53) or of a protocol (icmp, icmpv6); repeatable")
 	var inspect portRules
 	fs.Var(&inspect, "inspect", "inspect connections to PROTO/PORT request by request (queue what the client sends); repeatable")
 	denyPayload := fs.String("deny-payload", "", "deny an inspected connection when a queued packet's payload contains this text")
@@ -62,6 +62,12 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	inspectAll := fs.Bool("inspect-all", false, "allow every other connection but keep queueing all its packets, both directions")
 	queues := fs.Int("queues", 0, "number of queues and readers (default: number of CPUs)")
 	queueBase := fs.Uint("queue-base", 0, "first queue number")
+	queueLen := fs.Uint("queue-len", 0, "packets the kernel holds per queue waiting for a verdict (default 4096)")
+	copyLen := fs.Uint("copy-len", 0, "bytes of each queued packet copied to the daemon (default 65531: whole packets)")
+	batch := fs.Int("batch", 0, "most packets read per receive call (default 64)")
+	rcvBuf := fs.Int("rcvbuf", 0, "receive buffer of each queue socket in bytes (default 32 MiB)")
+	procRoot := fs.String("proc-root", "/proc", "where /proc is, for the kernel's queue counters")
+	decideDelay := fs.Duration("decide-delay", 0, "testing only: make every decision take this long (a slow Decider, to overflow the queue)")
 	failClosed := fs.Bool("fail-closed", false, "drop packets when the daemon is gone or the queue is full (default: fail-open)")
 	balance := fs.String("balance", string(dataplane.BalanceHash), "spread packets over queues by address hash or by cpu")
 	backend := fs.String("backend", string(dataplane.BackendAuto), "iptables backend: auto, nft or legacy")
@@ -88,6 +94,21 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	if *queueBase > 65535 {
 		return usagef("--queue-base %d: want 0 to 65535", *queueBase)
 	}
+	if *queueLen > 1<<20 {
+		return usagef("--queue-len %d: want 1 to %d", *queueLen, 1<<20)
+	}
+	if *copyLen > 65531 {
+		return usagef("--copy-len %d: want 1 to 65531", *copyLen)
+	}
+	if *batch < 0 || *batch > 1024 {
+		return usagef("--batch %d: want 1 to 1024", *batch)
+	}
+	if *rcvBuf < 0 || *rcvBuf > 1<<30 {
+		return usagef("--rcvbuf %d: want 1 to %d", *rcvBuf, 1<<30)
+	}
+	if *decideDelay < 0 || *decideDelay > time.Second {
+		return usagef("--decide-delay %v: want 0 to 1s", *decideDelay)
+	}
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
 		return usagef("--log-level %q: %v", *logLevel, err)
@@ -113,11 +134,17 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		defer pprof.StopCPUProfile()
 	}
 
-	decider := &dataplane.StaticDecider{Deny: deny, Inspect: inspect, InspectAll: *inspectAll, DenyPayload: []byte(*denyPayload), Logger: log}
+	decider := &dataplane.StaticDecider{Deny: deny, Inspect: inspect, InspectAll: *inspectAll, DenyPayload: []byte(*denyPayload),
+		Delay: *decideDelay, Logger: log}
 	dp, err := dataplane.New(dataplane.Config{
 		Decider:    decider,
 		Queues:     *queues,
 		QueueBase:  uint16(*queueBase),
+		QueueLen:   uint32(*queueLen),
+		CopyLen:    uint32(*copyLen),
+		Batch:      *batch,
+		RcvBuf:     *rcvBuf,
+		ProcRoot:   *procRoot,
 		FailClosed: *failClosed,
 		Balance:    dataplane.Balance(*balance),
 		Backend:    be,
@@ -159,21 +186,27 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	}
 	printStats := func() {
 		s, err := dp.Stats()
+		var statsErr string
 		if err != nil {
+			statsErr = err.Error()
 			log.Warn("dataplane: kernel queue counters", "err", err)
 		}
 		ds := decider.Stats()
 		if *statsFormat == "json" {
-			// The shape dptest.Snapshot reads.
+			// The shape dptest.Snapshot reads: it fails on StatsError.
 			b, _ := json.Marshal(struct {
 				dataplane.Stats
-				Decider dataplane.StaticStats
-			}{s, ds})
+				StatsError string `json:",omitempty"`
+				Decider    dataplane.StaticStats
+			}{s, statsErr, ds})
 			fmt.Fprintf(stdout, "%s\n", b)
 			return
 		}
 		fmt.Fprintf(stdout, "--- %s\n", time.Now().Format(time.TimeOnly))
 		_ = s.WriteText(stdout)
+		if statsErr != "" {
+			fmt.Fprintf(stdout, "counters error: %s\n", statsErr)
+		}
 		fmt.Fprintf(stdout, "inspected connections: requests %d (%d bytes), empty %d, from server %d, denied for payload %d\n",
 			ds.Requests, ds.RequestBytes, ds.Empty, ds.FromServer, ds.PayloadDenied)
 	}

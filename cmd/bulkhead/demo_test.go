@@ -72,9 +72,6 @@ func (s *syncBuffer) String() string {
 // left behind.
 func TestDemo(t *testing.T) {
 	testenv.RequireRoot(t)
-	if testing.Short() {
-		t.Skip("skipping: -short skips the network-namespace tests")
-	}
 	bin, cleanup, err := testenv.Binary()
 	if err != nil {
 		t.Fatal(err)

@@ -92,7 +92,11 @@ func (d *Daemon) WaitAttached(veth string, timeout time.Duration) error {
 // static decider's.
 type Snapshot struct {
 	dataplane.Stats
-	Decider dataplane.StaticStats
+	// StatsError is the error Dataplane.Stats returned with the counters
+	// (e.g. the kernel's queue counters could not be read); Snapshot
+	// returns it as an error.
+	StatsError string `json:",omitempty"`
+	Decider    dataplane.StaticStats
 }
 
 // Stats asks for the counters (SIGUSR1) and returns the dataplane's.
@@ -101,7 +105,9 @@ func (d *Daemon) Stats() (dataplane.Stats, error) {
 	return s.Stats, err
 }
 
-// Snapshot asks for the counters (SIGUSR1) and returns them.
+// Snapshot asks for the counters (SIGUSR1) and returns them. When the
+// daemon could not read all of them (Dataplane.Stats failed) it returns
+// what it got and an error saying why.
 func (d *Daemon) Snapshot() (Snapshot, error) {
 	var s Snapshot
 	before := strings.Count(d.Stdout.String(), "\n")
@@ -119,6 +125,9 @@ func (d *Daemon) Snapshot() (Snapshot, error) {
 	last := lines[len(lines)-1]
 	if err := json.Unmarshal([]byte(last), &s); err != nil {
 		return s, fmt.Errorf("dptest: parse counters %q: %w", last, err)
+	}
+	if s.StatsError != "" {
+		return s, fmt.Errorf("dptest: bulkhead dataplane counters incomplete: %s", s.StatsError)
 	}
 	return s, nil
 }

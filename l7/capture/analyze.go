@@ -15,7 +15,8 @@ import (
 
 // Options bound and tune Analyze. The zero value means the defaults.
 type Options struct {
-	// Engine configures the l7 engine. Summaries are always on.
+	// Engine configures the l7 engine. Summaries are always on; a zero
+	// Engine.MaxBufferTotal means DefaultMaxBufferTotal.
 	Engine l7.Config
 	// MaxFlows caps the flows tracked at once; when full, the flow seen
 	// least recently is finished early (noted "flow table full").
@@ -46,6 +47,10 @@ const (
 	DefaultMaxPending       = 1 << 16
 	DefaultMaxFragmentBytes = 4 << 20
 	DefaultFragmentTimeout  = 30 * time.Second
+	// DefaultMaxBufferTotal caps the reassembly buffers of all flows
+	// (l7.Config.MaxBufferTotal): with DefaultMaxFlows flows, the engine's
+	// own bound (2 × MaxBuffer per flow) would be 8 GiB.
+	DefaultMaxBufferTotal = 256 << 20
 )
 
 // Notes analyze adds to flows.
@@ -73,6 +78,9 @@ func (o Options) withDefaults() Options {
 		o.FragmentTimeout = DefaultFragmentTimeout
 	}
 	o.Engine.Parser.Summaries = true
+	if o.Engine.MaxBufferTotal <= 0 {
+		o.Engine.MaxBufferTotal = DefaultMaxBufferTotal
+	}
 	if o.Engine.Parser.MaxRecords <= 0 {
 		o.Engine.Parser.MaxRecords = 256
 	}

@@ -105,6 +105,14 @@ func TestFlowJSONDoc(t *testing.T) {
 	}
 	checkDocumented(t, "example", []byte(strings.ReplaceAll(ex[1], "\n", "")), commonOrder, apps)
 
+	// Every protocol name the proto field can take is in its row.
+	protoRow := backticked(regexp.MustCompile("(?m)^\\| `proto` \\|.*$").FindString(common))
+	for p := 0; p < 256; p++ {
+		if name := protoName(uint8(p)); !strings.HasPrefix(name, "ipproto-") && !protoRow[strconv.Quote(name)] {
+			t.Errorf("proto %d is written %q, which the proto row does not list", p, name)
+		}
+	}
+
 	// Every note is in the notes table.
 	notes := top["Notes"]
 	for _, n := range codeNotes(t) {

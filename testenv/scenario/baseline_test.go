@@ -13,9 +13,6 @@ import (
 func newWorld(t *testing.T) *scenario.World {
 	t.Helper()
 	testenv.RequireRoot(t)
-	if testing.Short() {
-		t.Skip("skipping: -short skips the network-namespace tests")
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	w, err := scenario.Build(ctx, scenario.Config{Bin: bulkheadBin, Dir: t.TempDir()})

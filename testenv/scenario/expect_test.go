@@ -3,7 +3,7 @@ package scenario_test
 import (
 	"fmt"
 	"maps"
-	"os"
+	"net/netip"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -60,12 +60,12 @@ func fixed(s string) func(*events.Event) string { return func(*events.Event) str
 
 // wantDrops are the expected drop events of each attack of
 // scenario.World.Attacks, by attack ID.
-func wantDrops(w *scenario.World) map[string]wantDrop {
+func wantDrops(apiIP netip.Addr) map[string]wantDrop {
 	http := func(path string) wantDrop {
 		d := drop("frontend", "api", "local", scenario.APIPort, "tcp")
 		d.App, d.Rule = "http", "frontend-to-api-http"
 		// The Host header names the api by address (the port left out).
-		d.L7 = events.L7{Method: "GET", Host: w.API.IP4.String(), Path: path}
+		d.L7 = events.L7{Method: "GET", Host: apiIP.String(), Path: path}
 		return wantDrop{want: d, reason: fixed(fmt.Sprintf("http path %q not allowed by rule frontend-to-api-http", path))}
 	}
 	dnsDrop := drop("api", "dns", "local", scenario.DNSPort, "udp")
@@ -106,7 +106,7 @@ func wantDrops(w *scenario.World) map[string]wantDrop {
 // evidence file.
 func checkDrops(t *testing.T, w *scenario.World, o *scenario.Outcome) {
 	t.Helper()
-	wd, ok := wantDrops(w)[o.Attack.ID]
+	wd, ok := wantDrops(w.API.IP4)[o.Attack.ID]
 	if !ok {
 		t.Errorf("%s: no expected events for this attack", o.Attack.ID)
 		return
@@ -126,9 +126,8 @@ func checkDrops(t *testing.T, w *scenario.World, o *scenario.Outcome) {
 			t.Errorf("%s: reason %q, want %q", o.Attack.ID, ev.Reason, want)
 		}
 		if ev.Evidence != "" {
-			st, err := os.Stat(filepath.Join(w.Agent.StateDir, "evidence", ev.Evidence))
-			if err != nil || st.Size() == 0 {
-				t.Errorf("%s: evidence %s: %v", o.Attack.ID, ev.Evidence, err)
+			if err := checkEvidence(filepath.Join(w.Agent.StateDir, "evidence", ev.Evidence), ev); err != nil {
+				t.Errorf("%s: evidence of %s: %v", o.Attack.ID, scenario.Summarize(ev), err)
 			}
 		}
 	}

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 	cleanup := func() {}
 	// Only root runs the tests that need the binary: do not build it for
 	// nothing.
-	if os.Geteuid() == 0 && !testing.Short() {
+	if os.Geteuid() == 0 {
 		var err error
 		if bulkheadBin, cleanup, err = testenv.Binary(); err != nil {
 			fmt.Fprintln(os.Stderr, err)

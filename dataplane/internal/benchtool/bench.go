@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -132,6 +134,11 @@ type bench struct {
 	self           string
 	wrkScript      string
 	redis          *testenv.Process
+	iperfServer    *testenv.Process
+	// softirqs are the kernel's softirq threads (ksoftirqd/N): network
+	// work deferred from the processes that caused it runs there, and
+	// counts in every CPU figure.
+	softirqs []int
 	// Set by a run that accounts CPU: operations done, and the load
 	// generator's CPU time.
 	ops       float64
@@ -268,8 +275,12 @@ func (b *bench) measureWith(t test, d *dptest.Daemon) (sample, []float64, error)
 		}
 		daemonCPU.start(d.Proc.PID())
 	}
+	softirqCPU := make([]cpuClock, len(b.softirqs))
 	if t.cpu != nil {
 		serverCPU.start(t.cpu(b))
+		for i, pid := range b.softirqs {
+			softirqCPU[i].start(pid)
+		}
 	}
 	b.ops, b.clientCPU = 0, 0
 	vals, err := t.run(b)
@@ -284,6 +295,13 @@ func (b *bench) measureWith(t test, d *dptest.Daemon) (sample, []float64, error)
 		scpu, err := serverCPU.stop()
 		if err != nil {
 			return s, nil, err
+		}
+		for i := range softirqCPU {
+			c, err := softirqCPU[i].stop()
+			if err != nil {
+				return s, nil, err
+			}
+			scpu += c
 		}
 		if b.ops == 0 {
 			return s, nil, fmt.Errorf("%s: no operations counted", t.key)
@@ -326,6 +344,31 @@ func (c *cpuClock) stop() (time.Duration, error) {
 	}
 	end, err := dptest.ProcessCPU(c.pid)
 	return end - c.begin, err
+}
+
+// softirqThreads returns the pids of the kernel's softirq threads
+// (ksoftirqd/N) under procRoot.
+func softirqThreads(procRoot string) ([]int, error) {
+	dirs, err := os.ReadDir(procRoot)
+	if err != nil {
+		return nil, fmt.Errorf("find softirq threads: %w", err)
+	}
+	var pids []int
+	for _, d := range dirs {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		comm, err := os.ReadFile(filepath.Join(procRoot, d.Name(), "comm"))
+		if err == nil && strings.HasPrefix(string(comm), "ksoftirqd/") {
+			pids = append(pids, pid)
+		}
+	}
+	if len(pids) == 0 {
+		return nil, fmt.Errorf("find softirq threads: no ksoftirqd/N in %s", procRoot)
+	}
+	slices.Sort(pids)
+	return pids, nil
 }
 
 // conntrackRule makes the node track connections, as Docker's FORWARD
@@ -374,7 +417,11 @@ func (b *bench) setup() error {
 			return err
 		}
 	}
-	if _, err := b.server.StartProgram(context.Background(), nil, nil, "iperf3", "-s", "-p", fmt.Sprint(portIperf)); err != nil {
+	var err error
+	if b.iperfServer, err = b.server.StartProgram(context.Background(), nil, nil, "iperf3", "-s", "-p", fmt.Sprint(portIperf)); err != nil {
+		return err
+	}
+	if b.softirqs, err = softirqThreads("/proc"); err != nil {
 		return err
 	}
 	if err := b.startRedis(); err != nil {

@@ -27,11 +27,16 @@ const (
 	mRedisCPU     = "redis CPU per request (redis-benchmark + redis-server + daemon)"
 	mConnCPU      = "CPU per connection (client + server + daemon)"
 	mRoundTripCPU = "CPU per round trip (client + server + daemon)"
+	mTput1CPU     = "TCP 1 stream, CPU per MB (iperf3 client + server + daemon)"
+	mTput4CPU     = "TCP 4 streams, CPU per MB (iperf3 client + server + daemon)"
 )
 
 // self is the server process of the tests whose servers run in this
 // program (HTTP, echo).
 func self(*bench) int { return os.Getpid() }
+
+// iperfServer is the iperf3 server's process.
+func iperfServer(b *bench) int { return b.iperfServer.PID() }
 
 var (
 	bulkModes = []string{"bare", "conntrack", "allow", "inspect-all", "inspect-all-hash"}
@@ -40,8 +45,10 @@ var (
 
 func (b *bench) tests() []test {
 	return []test{
-		{key: "tcp1", metrics: []metric{{name: mThroughput1, unit: "Gbit/s"}}, modes: bulkModes, run: b.iperf(1)},
-		{key: "tcp4", metrics: []metric{{name: mThroughput4, unit: "Gbit/s"}}, modes: bulkModes, run: b.iperf(4)},
+		{key: "tcp1", metrics: []metric{{name: mThroughput1, unit: "Gbit/s"}, {name: mTput1CPU, unit: "µs", lowerBetter: true}},
+			modes: bulkModes, run: b.iperf(1), cpu: iperfServer},
+		{key: "tcp4", metrics: []metric{{name: mThroughput4, unit: "Gbit/s"}, {name: mTput4CPU, unit: "µs", lowerBetter: true}},
+			modes: bulkModes, run: b.iperf(4), cpu: iperfServer},
 		{key: "crr", metrics: []metric{{name: mConnRate, unit: "conn/s"}, {name: mConnCPU, unit: "µs", lowerBetter: true}}, modes: allModes, cpu: self, run: func(b *bench) ([]float64, error) {
 			r, err := b.worker("crr", b.addr(portEcho), 4)
 			if err != nil {
@@ -92,13 +99,15 @@ func (b *bench) iperf(streams int) func(*bench) ([]float64, error) {
 		args := []string{"-c", b.server.IP4.String(), "-p", fmt.Sprint(portIperf), "-t", fmt.Sprint(secs), "-J", "-P", fmt.Sprint(streams)}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(secs+20)*time.Second)
 		defer cancel()
-		out, err := b.client.Command(ctx, "iperf3", args...).Output()
+		cmd := b.client.Command(ctx, "iperf3", args...)
+		out, err := cmd.Output()
 		if err != nil {
 			return nil, fmt.Errorf("iperf3 %v: %w: %s", args, err, out)
 		}
 		var r struct {
 			End struct {
 				SumReceived struct {
+					Bytes         float64 `json:"bytes"`
 					BitsPerSecond float64 `json:"bits_per_second"`
 				} `json:"sum_received"`
 			} `json:"end"`
@@ -106,6 +115,9 @@ func (b *bench) iperf(streams int) func(*bench) ([]float64, error) {
 		if err := json.Unmarshal(out, &r); err != nil {
 			return nil, fmt.Errorf("iperf3 output: %w", err)
 		}
+		// CPU per MB received: the client and (measured by the
+		// caller) the server and the daemon.
+		b.clientCPU, b.ops = childCPU(cmd), r.End.SumReceived.Bytes/1e6
 		return []float64{r.End.SumReceived.BitsPerSecond / 1e9}, nil
 	}
 }

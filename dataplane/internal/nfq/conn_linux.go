@@ -232,8 +232,9 @@ func (c *Conn) Close() error {
 // arrive while it waits for the kernel's acknowledgements (rules left by a
 // previous run may already send packets to the queue) get verdict
 // pending. The error of a refused setting wraps its errno (for example
-// unix.EOPNOTSUPP for FlagConntrack on a kernel without conntrack glue,
-// unix.EBUSY for a queue another process holds).
+// unix.EOPNOTSUPP for FlagConntrack on a kernel without conntrack glue;
+// unix.EPERM for a queue another socket, in this or another process,
+// holds; unix.EBUSY when this socket binds the same queue twice).
 func (c *Conn) Bind(cfg Config, pending uint32) error {
 	c.queue = cfg.Queue
 	if err := c.config(func(b []byte, seq uint32) []byte { return appendCmd(b, seq, c.queue, cmdBind) }, pending, "bind"); err != nil {
