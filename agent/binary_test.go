@@ -73,7 +73,7 @@ func TestAgentBinary(t *testing.T) {
 	sock := filepath.Join(dir, "run", "bulkhead.sock")
 	stateDir := filepath.Join(dir, "state")
 	metricsAddr := "127.0.0.1:9447" // the node namespace's loopback
-	var stdout, stderr testbin.Buffer
+	var stdout, stderr testenv.Buffer
 	cmd := exec.Command(bulkheadBin, "agent", "--state-dir", stateDir, "--api-socket", sock,
 		"--metrics-listen", metricsAddr, "--node", "test-node", "--policy", filepath.Join(dir, "no-policy"), "--events-stdout",
 		"--set", "identity.netns.stripPrefixes=["+node.Prefix()+"-]")

@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 // saveFixtures are real iptables-save outputs (testdata/iptables-save):
@@ -71,7 +73,7 @@ func TestParseSaveRealOutput(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, filepath.Join("iptables-save", name+".parsed.golden"), []byte(describeSaved(s)))
+			golden.Check(t, filepath.Join("testdata", "iptables-save", name+".parsed.golden"), []byte(describeSaved(s)))
 			if len(s.Chains) < 8 || len(s.Jumps) != 3 {
 				t.Errorf("%d Bulkhead chains and %d jumps, want all 8 (9 for IPv6) and 3", len(s.Chains), len(s.Jumps))
 			}
@@ -98,8 +100,8 @@ func FuzzParseSave(f *testing.F) {
 	for _, text := range saveFixtures(f) {
 		f.Add(text)
 	}
-	golden, _ := filepath.Glob("testdata/rules/*.golden")
-	for _, p := range golden {
+	goldens, _ := filepath.Glob("testdata/rules/*.golden")
+	for _, p := range goldens {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
 		}

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 func pfx(s ...string) []netip.Prefix {
@@ -53,7 +55,7 @@ func TestBuildRulesGolden(t *testing.T) {
 		{"no-veths", RuleSpec{Queues: 1, FailOpen: true, Marks: DefaultMarks}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			golden(t, "rules/"+tc.name+".golden", renderApply(t, tc.spec, Saved{}))
+			golden.Check(t, "testdata/rules/"+tc.name+".golden", renderApply(t, tc.spec, Saved{}))
 		})
 	}
 }
@@ -101,8 +103,8 @@ COMMIT
 		t.Fatalf("ParseSave (-want +got):\n%s", diff)
 	}
 	spec := RuleSpec{Veths: []Veth{bridgedA}, Queues: 1, FailOpen: true, Marks: DefaultMarks}
-	golden(t, "rules/apply-over-stale.golden", renderApply(t, spec, cur))
-	golden(t, "rules/remove-stale.golden", RemoveScript(cur))
+	golden.Check(t, "testdata/rules/apply-over-stale.golden", renderApply(t, spec, cur))
+	golden.Check(t, "testdata/rules/remove-stale.golden", RemoveScript(cur))
 }
 
 func TestBuildRulesRejectsBadSpec(t *testing.T) {

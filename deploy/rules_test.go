@@ -1,22 +1,18 @@
 package deploy_test
 
 import (
-	"flag"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"sigs.k8s.io/yaml"
 
 	"bulkhead.dev/bulkhead/deploy"
 	"bulkhead.dev/bulkhead/deploy/promtest"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the generated files and golden files")
 
 func requireTool(t *testing.T, name string) string {
 	t.Helper()
@@ -189,21 +185,10 @@ func TestPrometheusRuleInSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := generatedHeader + string(body)
-	if *update {
-		if err := os.MkdirAll(filepath.Dir(prometheusRuleFile), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(prometheusRuleFile, []byte(want), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	golden.Check(t, prometheusRuleFile, []byte(generatedHeader+string(body)))
 	got, err := os.ReadFile(prometheusRuleFile)
 	if err != nil {
-		t.Fatalf("%v (run go test ./deploy -update)", err)
-	}
-	if diff := cmp.Diff(want, string(got)); diff != "" {
-		t.Errorf("%s is out of date (-want +got); run go test ./deploy -update:\n%s", prometheusRuleFile, diff)
+		t.Fatal(err)
 	}
 	var back prometheusRule
 	if err := yaml.UnmarshalStrict(got, &back); err != nil {

@@ -8,8 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/l7/capture"
 )
@@ -41,20 +40,7 @@ func TestCaptureGoldens(t *testing.T) {
 					t.Errorf("the capture has a flow noted %q: record it again (make captures CAPTURES=%s)", n, name)
 				}
 			}
-			golden := strings.TrimSuffix(pcap, ".pcap") + ".json"
-			if l7.UpdateGolden() {
-				if err := os.WriteFile(golden, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("no golden file (create it with -update and review it): %v", err)
-			}
-			if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(string(got), "\n")); diff != "" {
-				t.Errorf("%s differs from the analysis (-want +got):\n%s", golden, diff)
-			}
+			golden.Check(t, strings.TrimSuffix(pcap, ".pcap")+".json", got)
 		})
 	}
 }

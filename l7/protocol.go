@@ -57,9 +57,9 @@ import (
 //     upgrade, HTTP2 → GRPC): the flow's app then becomes that app.
 //   - Lifetime of strings: see Sink. They may alias the packet payload, the
 //     reassembly buffer (unsafe.String) or parser scratch space.
-//   - Tests: the flag -update (rewrite golden files) is defined once for
-//     the whole l7 test binary in l7/flags_test.go as updateGolden. Do not
-//     define it again (the test binary would panic).
+//   - Tests: golden files go through bulkhead.dev/bulkhead/internal/golden,
+//     which defines the flag -update once per test binary; do not define it
+//     again (the test binary would panic).
 //   - Engine notes are constants in l7/notes.go ("reassembly limit reached"…).
 
 // This file is the contract between the engine (flow tracking, reassembly,

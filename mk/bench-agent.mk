@@ -1,4 +1,4 @@
-# Agent benchmarks and fuzzing (owned by agent/).
+# Agent benchmarks (owned by agent/).
 #
 # bench-agent measures the agent end to end, container to container (needs
 # root: it builds network namespaces): bare against "bulkhead agent" in
@@ -27,15 +27,3 @@ bench-agent-parts:
 	$(BENCH_AGENT_PARTS_CMD) | $(GO) run ./agent/internal/benchagent -parts -record BENCHMARKS.md \
 		-command "make bench-agent-parts  # $(subst $$$$,$$,$(BENCH_AGENT_PARTS_CMD))" \
 		-notes "TrackExisting/TrackNew/TrackParallel: one flow-table lookup (and insert) with the shard lock; MemoryPerFlow: heap per tracked flow at 1,000,000 flows (target <= 512 bytes); ResolverAddr: naming a remote address (read lock); Emit: queueing one event; Decide/X: one packet through the Decider, protect mode (InspectedHTTPRequest: a request on an established connection checked by its L7 rule; NewFlowAllowedL4 / NewFlowDeniedL4: a connection's first packet decided at L4, the latter with the event queue full as in a flood; DNSQueryAndAnswer: a query checked by name plus its answer fed to the FQDN map)."
-
-# fuzz-agent runs every fuzz target of the agent's packages, each bounded.
-FUZZ_AGENT_TIME ?= 30s
-
-.PHONY: fuzz-agent
-fuzz: fuzz-agent
-
-fuzz-agent:
-	@set -e; for t in agent/decide:FuzzDecide agent/identity:FuzzParseStatic agent/config:FuzzParseSize agent/api:FuzzParseFlowFilter agent/internal/yamlstrict:FuzzDecode; do \
-		pkg=$${t%%:*}; f=$${t#*:}; echo "== $$pkg $$f"; \
-		GOMAXPROCS=2 $(GO) test ./$$pkg -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_AGENT_TIME) -parallel 1; \
-	done

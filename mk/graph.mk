@@ -8,19 +8,16 @@
 # command. Needs Graphviz (scripts/install-deps.sh installs it).
 # check-mermaid parses the Mermaid golden files with the real Mermaid parser
 # (npm packages mermaid and jsdom, installed into a scratch directory).
-# fuzz-graph runs the package's fuzz targets, each bounded.
 # bench-graph measures reading, building and drawing a realistic and a
 # cluster-sized graph and records the medians in BENCHMARKS.md under
 # "Graph pictures".
 
 GRAPH_EXAMPLE := policy/graphview/testdata/realistic.input.json
 MERMAID_CHECK_DIR ?= $(or $(TMPDIR),/tmp)/bulkhead-mermaid-check
-FUZZ_GRAPH_TIME ?= 30s
 BENCH_GRAPH_COUNT ?= 3
 BENCH_GRAPH_CMD = $(GO) test ./policy/graphview -run '^$$' -bench 'Build|Write|ReadInput' -benchmem -count $(BENCH_GRAPH_COUNT)
 
-.PHONY: docs-images check-mermaid fuzz-graph bench-graph
-fuzz: fuzz-graph
+.PHONY: docs-images check-mermaid bench-graph
 bench: bench-graph
 
 docs-images: deps build
@@ -33,11 +30,6 @@ check-mermaid:
 	cp policy/graphview/testdata/mermaid-check/package.json policy/graphview/testdata/mermaid-check/check.mjs $(MERMAID_CHECK_DIR)/
 	cd $(MERMAID_CHECK_DIR) && npm install --no-audit --no-fund --package-lock=false --loglevel=error
 	node $(MERMAID_CHECK_DIR)/check.mjs policy/graphview/testdata/*.mermaid
-
-fuzz-graph:
-	@set -e; for f in FuzzReadInput FuzzNames; do echo "== policy/graphview $$f"; \
-		GOMAXPROCS=2 $(GO) test ./policy/graphview -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZ_GRAPH_TIME) -fuzzminimizetime 5s; \
-	done
 
 bench-graph:
 	$(BENCH_GRAPH_CMD) | $(GO) run ./policy/internal/benchreport \

@@ -2,23 +2,19 @@ package netns
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"maps"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/google/go-cmp/cmp"
 	"golang.org/x/sys/unix"
-)
 
-var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
+	"bulkhead.dev/bulkhead/internal/golden"
+)
 
 // peerKey names a peer interface: the nsid of its namespace and its ifindex
 // there.
@@ -164,25 +160,6 @@ func runSteps(t *testing.T, filter func(string) bool, steps []step) string {
 	return b.String()
 }
 
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test ./netns -run %s -update to create it)", err, t.Name())
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("%s (-want +got):\n%s", path, d)
-	}
-}
-
 func heard(kind noticeKind, nsid, index int) notice {
 	return notice{Kind: kind, NSID: nsid, Index: index}
 }
@@ -246,7 +223,7 @@ func TestEngineLifecycle(t *testing.T) {
 		}},
 		{what: "resync with nothing changed: every container re-inspected, no events", full: true, after: time.Second},
 	}
-	golden(t, "engine-lifecycle.golden", runSteps(t, nil, steps))
+	golden.Check(t, "testdata/engine-lifecycle.golden", []byte(runSteps(t, nil, steps)))
 }
 
 // TestEngineNaming plays namespaces that cannot be named at first, paths
@@ -276,7 +253,7 @@ func TestEngineNaming(t *testing.T) {
 			f.setPeer(5, 4, "eth1", "198.18.0.90/24")
 		}},
 	}
-	golden(t, "engine-naming.golden", runSteps(t, nil, steps))
+	golden.Check(t, "testdata/engine-naming.golden", []byte(runSteps(t, nil, steps)))
 }
 
 func TestEngineFilter(t *testing.T) {
@@ -287,5 +264,5 @@ func TestEngineFilter(t *testing.T) {
 			f.addrs = append(f.addrs, nodeAddr{LinkIndex: 4, Prefix: netip.MustParsePrefix("198.19.1.1/24"), Scope: unix.RT_SCOPE_UNIVERSE})
 		}},
 	}
-	golden(t, "engine-filter.golden", runSteps(t, func(name string) bool { return strings.HasPrefix(name, "cali") }, steps))
+	golden.Check(t, "testdata/engine-filter.golden", []byte(runSteps(t, func(name string) bool { return strings.HasPrefix(name, "cali") }, steps)))
 }

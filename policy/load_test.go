@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
-	"bulkhead.dev/bulkhead/policy/internal/golden"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 const header = "apiVersion: bulkhead.dev/v1alpha1\nkind: Policy\nmetadata: {name: t}\nspec:\n"
@@ -159,7 +159,7 @@ func TestLoadCollectsAllErrors(t *testing.T) {
 	if err == nil {
 		t.Fatal("want errors")
 	}
-	golden.Check(t, "errors.golden", []byte(err.Error()+"\n"))
+	golden.Check(t, "testdata/errors.golden", []byte(err.Error()+"\n"))
 }
 
 func TestMarshalRoundTrip(t *testing.T) {
@@ -182,5 +182,5 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if d := cmp.Diff(pol.Rules, back.Rules, opts); d != "" {
 		t.Errorf("rules differ after round trip:\n%s", d)
 	}
-	golden.Check(t, "shop.marshal.golden", out)
+	golden.Check(t, "testdata/shop.marshal.golden", out)
 }

@@ -45,38 +45,6 @@ chrony
 ntpsec-ntpdate
 "
 
-missing=""
-for p in $PACKAGES; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-
-if [ -z "$missing" ]; then
-	exit 0
-fi
-
-if [ "$(id -u)" != 0 ]; then
-	echo "install-capture-deps: missing packages:$missing" >&2
-	echo "install-capture-deps: run as root (or: sudo apt-get install$missing)" >&2
-	exit 1
-fi
-
-echo "install-capture-deps: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-if [ "${BULKHEAD_SKIP_APT_UPDATE:-}" != 1 ]; then
-	apt-get update -q >&2
-fi
-policy_rc=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy_rc" ]; then
-	printf '#!/bin/sh\nexit 101\n' >"$policy_rc"
-	chmod +x "$policy_rc"
-	created_policy=1
-fi
-status=0
-apt-get install -y -q --no-install-recommends $missing >&2 || status=$?
-if [ "$created_policy" = 1 ]; then
-	rm -f "$policy_rc"
-fi
-exit $status
+. "$(dirname "$0")/lib/install-packages.sh"
+# shellcheck disable=SC2086 # the package list splits on purpose
+install_packages install-capture-deps $PACKAGES

@@ -5,7 +5,7 @@
 # install anything and does nothing when every package is already present.
 set -eu
 
-# Keep this list in one place: README's "Requirements" section names it.
+# Keep this list in one place: the README's quick start refers to it.
 PACKAGES="
 iptables
 iproute2
@@ -25,38 +25,6 @@ iperf3
 iputils-ping
 "
 
-missing=""
-for p in $PACKAGES; do
-	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
-		missing="$missing $p"
-	fi
-done
-
-if [ -z "$missing" ]; then
-	exit 0
-fi
-
-if [ "$(id -u)" != 0 ]; then
-	echo "install-deps: missing packages:$missing" >&2
-	echo "install-deps: run as root (or: sudo apt-get install$missing)" >&2
-	exit 1
-fi
-
-echo "install-deps: installing$missing" >&2
-export DEBIAN_FRONTEND=noninteractive
-if [ "${BULKHEAD_SKIP_APT_UPDATE:-}" != 1 ]; then
-	apt-get update -q >&2
-fi
-# Services installed here must not start on the host: the tests start their
-# own servers inside network namespaces.
-policy_rc=/usr/sbin/policy-rc.d
-created_policy=0
-if [ ! -e "$policy_rc" ]; then
-	printf '#!/bin/sh\nexit 101\n' >"$policy_rc"
-	chmod +x "$policy_rc"
-	created_policy=1
-fi
-apt-get install -y -q --no-install-recommends $missing >&2
-if [ "$created_policy" = 1 ]; then
-	rm -f "$policy_rc"
-fi
+. "$(dirname "$0")/lib/install-packages.sh"
+# shellcheck disable=SC2086 # the package list splits on purpose
+install_packages install-deps $PACKAGES

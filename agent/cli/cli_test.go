@@ -8,8 +8,8 @@ import (
 
 	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/agent/events"
-	"bulkhead.dev/bulkhead/agent/internal/golden"
 	"bulkhead.dev/bulkhead/agent/modes"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 var (
@@ -79,7 +79,7 @@ func TestOutputs(t *testing.T) {
 	} {
 		Event(&b, e)
 	}
-	golden.Check(t, "outputs.txt", b.Bytes())
+	golden.Check(t, "testdata/outputs.txt", b.Bytes())
 }
 
 func TestAgo(t *testing.T) {

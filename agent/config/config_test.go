@@ -13,9 +13,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulkhead.dev/bulkhead/agent/internal/golden"
 	"bulkhead.dev/bulkhead/agent/internal/yamlstrict"
 	"bulkhead.dev/bulkhead/agent/modes"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 var testEnv = Env{Hostname: "node-1", CPUs: 4}
@@ -43,7 +43,7 @@ func TestDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "default.yaml", b)
+	golden.Check(t, "testdata/default.yaml", b)
 
 	// The printed defaults load back to the same configuration.
 	back, err := Load(Options{Path: "/x.yaml", Explicit: true, Env: Env{}, ReadFile: files(map[string]string{"/x.yaml": string(b)})})

@@ -10,6 +10,7 @@ import (
 	"bulkhead.dev/bulkhead/agent/flowtable"
 	"bulkhead.dev/bulkhead/agent/metrics"
 	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy/graphview"
 	"bulkhead.dev/bulkhead/policy/learn"
 )
 
@@ -59,20 +60,9 @@ func (c *verdictCounts) add(k verdictKey, v metrics.EdgeVerdict, now int64) {
 	t.first, t.last = min(t.first, now), max(t.last, now)
 }
 
-// VerdictCount is the connections of one edge by verdict, in the format of
-// the "verdicts" list of docs/graph.md.
-type VerdictCount struct {
-	Src       learn.Peer `json:"src"`
-	Dst       learn.Peer `json:"dst"`
-	Proto     string     `json:"proto"`
-	Port      uint16     `json:"port"`
-	App       l7.App     `json:"app"`
-	Allowed   uint64     `json:"allowed"`
-	Reported  uint64     `json:"reported"`
-	Denied    uint64     `json:"denied"`
-	FirstSeen time.Time  `json:"firstSeen,omitzero"`
-	LastSeen  time.Time  `json:"lastSeen,omitzero"`
-}
+// VerdictCount is the connections of one edge by verdict: an element of
+// the "verdicts" list of docs/graph.md, the format graphview reads.
+type VerdictCount = graphview.VerdictCount
 
 // Verdicts returns the connection counts by verdict per edge, sorted.
 func (d *Decider) Verdicts() []VerdictCount {

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"bulkhead.dev/bulkhead/agent/internal/testbin"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // The flood generator: the test binary re-executed inside a container with
@@ -153,7 +153,7 @@ func TestFlood(t *testing.T) {
 	cmd := exec.CommandContext(ctx, os.Args[0])
 	cmd.Env = append(os.Environ(), floodEnv+"="+dbIP.String(), floodCountEnv+"="+strconv.Itoa(flows),
 		floodRateEnv+"=50000", floodMaxEnv+"=60s")
-	var out testbin.Buffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	p, err := b.n.Container("attacker").Start(cmd)
 	if err != nil {

@@ -96,7 +96,7 @@ func newBedIn(t *testing.T, topo testenv.Topology, extra ...string) *bed {
 type agentProc struct {
 	b              *bed
 	proc           *testenv.Process
-	stdout, stderr *testbin.Buffer
+	stdout, stderr *testenv.Buffer
 	state, sock    string
 	policy         string
 	client         *api.Client
@@ -129,7 +129,7 @@ func (b *bed) startAgent(extra ...string) *agentProc {
 func (a *agentProc) start() {
 	t := a.b.t
 	t.Helper()
-	a.stdout, a.stderr = &testbin.Buffer{}, &testbin.Buffer{}
+	a.stdout, a.stderr = &testenv.Buffer{}, &testenv.Buffer{}
 	cmd := exec.Command(bulkheadBin, a.args...)
 	// Never the machine's /etc/bulkhead/agent.yaml: a file that does not
 	// exist is the default configuration path.

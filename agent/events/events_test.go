@@ -1,7 +1,6 @@
 package events
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -10,34 +9,16 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulkhead.dev/bulkhead/agent/internal/golden"
+	"bulkhead.dev/bulkhead/internal/golden"
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
-
-// syncBuffer is a bytes.Buffer safe for the writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func samples() []Event {
 	web := Endpoint{Workload: "frontend", Kind: "local", Labels: map[string]string{"app": "frontend", "tier": "web"}, IP: netip.MustParseAddr("198.18.0.10"), Port: 41000}
@@ -66,7 +47,7 @@ func samples() []Event {
 }
 
 func TestGolden(t *testing.T) {
-	var out syncBuffer
+	var out testenv.Buffer
 	e := NewEmitter(Config{Node: "node-1", Outputs: []io.Writer{&out}})
 	e.Start()
 	for _, ev := range samples() {
@@ -77,7 +58,7 @@ func TestGolden(t *testing.T) {
 	if err := e.Close(); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "events.jsonl", []byte(out.String()))
+	golden.Check(t, "testdata/events.jsonl", []byte(out.String()))
 }
 
 // TestDocs checks that docs/events.md names every type and every JSON field.

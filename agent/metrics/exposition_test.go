@@ -3,44 +3,20 @@ package metrics_test
 import (
 	"bytes"
 	"errors"
-	"flag"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/common/expfmt"
 
 	"bulkhead.dev/bulkhead/agent/metrics"
 	"bulkhead.dev/bulkhead/agent/metrics/metricstest"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s differs (-want +got); run go test -update if the change is intended:\n%s", path, diff)
-	}
-}
 
 // exposition renders the bulkhead_ families of m as Prometheus text, with
 // the Go version replaced so that the golden file does not depend on the
@@ -68,7 +44,7 @@ func TestExpositionGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "workload.prom", exposition(t, m))
+	golden.Check(t, "testdata/workload.prom", exposition(t, m))
 }
 
 func TestHandlerServesRegistry(t *testing.T) {

@@ -2,13 +2,11 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"syscall"
 
 	"bulkhead.dev/bulkhead/agent"
@@ -27,17 +25,13 @@ func init() {
 // runAgent loads the configuration, starts the agent, reloads on SIGHUP and
 // shuts down cleanly on SIGTERM or SIGINT (which cancel ctx).
 func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("agent", stderr)
 	var cf config.Flags
 	cf.Register(fs)
 	printConfig := fs.Bool("print-config", false, "print the effective configuration as YAML and exit")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) to this file until the agent stops")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 
 	// The node's name: $NODE_NAME (the DaemonSet sets it), else the host
@@ -65,17 +59,11 @@ func runAgent(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		log.Info("agent: configuration", "file", loaded.File)
 	}
 
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile %s: %w", *cpuProfile, err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	// The agent assembles everything: container discovery, the dataplane
 	// in this network namespace, the decision path, policy, learning.

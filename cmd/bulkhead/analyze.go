@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -30,16 +29,15 @@ func init() {
 const progressMinSize = 16 << 20
 
 func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("analyze", stderr)
 	format := fs.String("format", "", `output format: "json" (one object per line; the default when stdout is not a terminal) or "table"`)
 	maxFlows := fs.Int("max-flows", capture.DefaultMaxFlows, "flows tracked at once; beyond, the least recently seen is finished early")
 	idle := fs.Duration("idle-timeout", capture.DefaultIdleTimeout, "finish a flow idle this long (capture time)")
 	maxBuf := fs.Int("max-buffer", l7.DefaultMaxBuffer, "TCP reassembly limit per direction, in bytes")
 	maxBufTotal := fs.Int64("max-buffer-total", capture.DefaultMaxBufferTotal, "TCP reassembly buffers of all flows together, in bytes")
 	verbose := fs.Bool("v", false, "log input oddities to stderr")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		return usagef("no capture file given")

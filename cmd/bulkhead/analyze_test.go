@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -15,13 +14,10 @@ import (
 	"github.com/google/gopacket/layers"
 	"github.com/google/gopacket/pcapgo"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/l7/capture"
 )
-
-// updateGolden rewrites the golden files of testdata/ (go test
-// ./cmd/bulkhead -run TestAnalyze -update).
-var updateGolden = flag.Bool("update", false, "rewrite golden files under testdata/")
 
 // analyzeCaptures is where the real-client captures and their goldens
 // (made by the l7 capture makers) live.
@@ -80,22 +76,7 @@ func TestAnalyzeTable(t *testing.T) {
 	if code != 0 || stderr != "" {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
-	golden := filepath.Join("testdata", "analyze", "table.golden")
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(golden), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(golden, []byte(stdout), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (create it with -update and review it)", err)
-	}
-	if diff := cmp.Diff(strings.Split(string(want), "\n"), strings.Split(stdout, "\n")); diff != "" {
-		t.Errorf("table differs from %s (-want +got):\n%s", golden, diff)
-	}
+	golden.Check(t, "testdata/analyze/table.golden", []byte(stdout))
 	// The shape, whatever the golden says: a header per file, then the
 	// column titles, and one row per flow of the JSON output.
 	for _, f := range files {

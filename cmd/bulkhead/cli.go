@@ -43,8 +43,7 @@ type clientFlags struct {
 }
 
 func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet(name, stderr)
 	cf := &clientFlags{}
 	def := os.Getenv("BULKHEAD_API")
 	if def == "" {
@@ -52,7 +51,7 @@ func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags)
 	}
 	fs.StringVar(&cf.api, "api", def, "the agent's API: a unix socket path or host:port (env BULKHEAD_API)")
 	fs.BoolVar(&cf.json, "json", false, "print JSON for scripts")
-	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "give up after this long (not with -f)")
+	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "give up after this long")
 	return fs, cf
 }
 
@@ -75,19 +74,9 @@ func (cf *clientFlags) call(ctx context.Context, fn func(context.Context, *api.C
 	return fn(ctx, c)
 }
 
-func noArgs(fs *flag.FlagSet) error {
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
-	}
-	return nil
-}
-
 func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newClientFlags("status", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -112,10 +101,7 @@ func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.Verdict, "verdict", "", strings.Join(api.FlowVerdicts, ", "))
 	port := fs.Uint("port", 0, "server port")
 	fs.IntVar(&f.Limit, "limit", api.DefaultFlowLimit, "at most this many, most recently active first")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *port > 65535 {
@@ -140,10 +126,7 @@ func runFlows(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 func runWorkloads(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newClientFlags("workloads", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {
@@ -220,13 +203,10 @@ func runMode(ctx context.Context, args []string, stdout, stderr io.Writer) error
 
 func runEvents(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newClientFlags("events", stderr)
-	follow := fs.Bool("f", false, "follow: print new events as they happen, until interrupted")
+	follow := fs.Bool("f", false, "follow: print new events as they happen, until interrupted (--timeout does not apply)")
 	types := fs.String("type", "", "only these event types, comma-separated (drop, violation, learned…)")
 	limit := fs.Int("limit", 100, "how many recent events (without -f)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := cf.client()
@@ -274,10 +254,7 @@ func writeJSONLine(w io.Writer, e events.Event) error {
 
 func runPolicyReload(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, cf := newClientFlags("policy reload", stderr)
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if err := noArgs(fs); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	return cf.call(ctx, func(ctx context.Context, c *api.Client) error {

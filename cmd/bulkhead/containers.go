@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -22,16 +21,12 @@ func init() {
 }
 
 func runContainers(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("containers", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("containers", stderr)
 	nsPath := fs.String("netns", "", "path of the node's network namespace (default: this process's)")
 	watch := fs.Bool("watch", false, "keep running and print containers as they appear and disappear")
 	asJSON := fs.Bool("json", false, "print JSON (one object per line with --watch)")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	cfg := netns.Config{NetNS: *nsPath}
 	if !*watch {

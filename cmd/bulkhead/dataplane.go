@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -51,8 +49,7 @@ func (p *portRules) Set(v string) error {
 }
 
 func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("dataplane", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("dataplane", stderr)
 	var deny portRules
 	fs.Var(&deny, "deny", "deny connections to PROTO/PORT (tcp/6379, udp/53) or of a protocol (icmp, icmpv6); repeatable")
 	var inspect portRules
@@ -76,11 +73,8 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 	statsFormat := fs.String("stats-format", "text", "counters format: text or json (one object per line)")
 	logLevel := fs.String("log-level", "info", "debug (logs every decision), info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile to this file until exit")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	if *allowAll && (*inspectAll || len(deny) > 0 || len(inspect) > 0) {
 		return usagef("--allow-all excludes --inspect-all, --inspect and --deny")
@@ -122,17 +116,11 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return usagef("%v", err)
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	if *cpuProfile != "" {
-		f, err := os.Create(*cpuProfile)
-		if err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("cpu profile: %w", err)
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := startCPUProfile(*cpuProfile)
+	if err != nil {
+		return err
 	}
+	defer stopProfile()
 
 	decider := &dataplane.StaticDecider{Deny: deny, Inspect: inspect, InspectAll: *inspectAll, DenyPayload: []byte(*denyPayload),
 		Delay: *decideDelay, Logger: log}

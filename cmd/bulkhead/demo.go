@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -30,15 +29,11 @@ func init() {
 }
 
 func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("demo", stderr)
 	name := fs.String("name", "demo", "name of the demo's test bed (namespaces bh-NAME-*)")
 	keep := fs.Bool("keep", false, "after the attacks, keep the test bed and the agent running until Ctrl-C, to explore")
-	if err := parseFlags(fs, args); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
 	}
 	if strings.Contains(*name, "-") {
 		return usagef("bad test bed name %q: use letters and digits only", *name)

@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"regexp"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,24 +46,6 @@ func TestDemoCommandLine(t *testing.T) {
 	}
 }
 
-// syncBuffer collects a process's output while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestDemo runs "bulkhead demo --keep" as the README says (make demo runs
 // it without --keep): while the test bed is kept it tries two of the
 // commands the demo prints, then interrupts it like a person pressing
@@ -78,7 +59,7 @@ func TestDemo(t *testing.T) {
 	}
 	t.Cleanup(cleanup)
 	name := fmt.Sprintf("t%d", os.Getpid())
-	var stdout, stderr syncBuffer
+	var stdout, stderr testenv.Buffer
 	cmd := exec.Command(bin, "demo", "--name", name, "--keep")
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

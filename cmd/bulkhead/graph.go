@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -36,8 +35,7 @@ func (l *fileList) String() string     { return strings.Join(*l, ",") }
 func (l *fileList) Set(s string) error { *l = append(*l, s); return nil }
 
 func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("graph", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("graph", stderr)
 	format := fs.String("format", "dot", "output: dot, mermaid, json, svg or png (svg and png run Graphviz's dot)")
 	out := fs.String("o", "", "write to this file instead of standard output")
 	var files fileList
@@ -103,7 +101,7 @@ func graphInput(ctx context.Context, files []string, apiAddr string, timeout tim
 	if len(files) > 0 {
 		ins := make([]graphview.Input, 0, len(files))
 		for _, name := range files {
-			in, err := readGraphFile(name)
+			in, err := readFile(name, "graph", graphview.ReadInput)
 			if err != nil {
 				return graphview.Input{}, err
 			}
@@ -127,19 +125,6 @@ func graphInput(ctx context.Context, files []string, apiAddr string, timeout tim
 	in, err := graphview.ReadInput(bytes.NewReader(raw))
 	if err != nil {
 		return graphview.Input{}, fmt.Errorf("the agent at %s: %w", c.Target(), err)
-	}
-	return in, nil
-}
-
-func readGraphFile(name string) (graphview.Input, error) {
-	fh, err := os.Open(name)
-	if err != nil {
-		return graphview.Input{}, fmt.Errorf("read graph: %w", err)
-	}
-	defer fh.Close()
-	in, err := graphview.ReadInput(fh)
-	if err != nil {
-		return graphview.Input{}, fmt.Errorf("%s: %w", name, err)
 	}
 	return in, nil
 }

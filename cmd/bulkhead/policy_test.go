@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 // policyTestdata holds the policy command fixtures: a policy directory of
@@ -21,25 +21,6 @@ func runPolicyCmd(args ...string) (code int, stdout, stderr string) {
 	var out, errOut bytes.Buffer
 	code = run(context.Background(), append([]string{"policy"}, args...), &out, &errOut)
 	return code, out.String(), errOut.String()
-}
-
-// checkPolicyGolden compares got with testdata/policy/name (rewritten with
-// go test ./cmd/bulkhead -run TestPolicy -update).
-func checkPolicyGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join(policyTestdata, name)
-	if *updateGolden {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (create it with -update and review it)", err)
-	}
-	if d := cmp.Diff(string(want), got); d != "" {
-		t.Errorf("output differs from %s (-want +got):\n%s", path, d)
-	}
 }
 
 // TestPolicyCommands runs every verb of "bulkhead policy" through the
@@ -154,7 +135,7 @@ func TestPolicyCommands(t *testing.T) {
 			}
 			switch {
 			case tt.golden != "":
-				checkPolicyGolden(t, tt.golden, got)
+				golden.Check(t, filepath.Join(policyTestdata, tt.golden), []byte(got))
 			case got != tt.stdout:
 				t.Errorf("stdout %q, want %q", got, tt.stdout)
 			}

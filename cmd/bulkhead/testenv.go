@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/netip"
@@ -36,23 +35,19 @@ func runTestenv(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	case "exec":
 		return testenvExec(ctx, args[1:], stderr)
 	case "list":
-		return testenvList(args[1:], stdout)
+		return testenvList(args[1:], stdout, stderr)
 	}
 	return usagef("unknown verb %q: want up, down, exec or list", args[0])
 }
 
 func testenvUp(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("testenv up", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("testenv up", stderr)
 	name := fs.String("name", "dev", "name of the test bed; its namespaces are bh-NAME-HOST")
 	topo := fs.String("topology", "bridged", "bridged (Docker bridge) or routed (Calico style)")
 	containers := fs.String("containers", "client,server", "comma-separated container names")
 	externals := fs.String("external", "internet", "comma-separated external hosts reached through the node; NAME=ADDR+ADDR gives extra addresses")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
-	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
 	if strings.Contains(*name, "-") {
 		return fmt.Errorf("bad test bed name %q: use letters and digits only (host names may contain '-')", *name)
@@ -110,11 +105,10 @@ func printTestbed(w io.Writer, n *testenv.Node) {
 }
 
 func testenvDown(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("testenv down", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("testenv down", stderr)
 	name := fs.String("name", "dev", "name of the test bed")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	nss := testbedNamespaces(*name)
 	if len(nss) == 0 {
@@ -140,11 +134,10 @@ func testenvDown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 }
 
 func testenvExec(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("testenv exec", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("testenv exec", stderr)
 	name := fs.String("name", "dev", "name of the test bed")
-	if err := fs.Parse(args); err != nil {
-		return usagef("%v", err)
+	if err := parseFlags(fs, args); err != nil {
+		return err
 	}
 	rest := fs.Args()
 	if len(rest) > 0 && rest[0] == "--" {
@@ -176,9 +169,9 @@ func testenvExec(ctx context.Context, args []string, stderr io.Writer) error {
 	return nil
 }
 
-func testenvList(args []string, stdout io.Writer) error {
-	if len(args) > 0 {
-		return usagef("unexpected argument %q", args[0])
+func testenvList(args []string, stdout, stderr io.Writer) error {
+	if err := parseNoArgs(newFlagSet("testenv list", stderr), args); err != nil {
+		return err
 	}
 	entries, _ := os.ReadDir("/run/netns")
 	beds := map[string][]string{}

@@ -5,7 +5,6 @@
 package dptest
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -22,36 +20,18 @@ import (
 	"bulkhead.dev/bulkhead/testenv"
 )
 
-// Buffer is a bytes.Buffer safe for a process writing and a reader.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // Daemon is `bulkhead dataplane` running in a node's namespace.
 type Daemon struct {
 	Proc   *testenv.Process
-	Stdout *Buffer // counters, one JSON object per line
-	Stderr *Buffer // the log
+	Stdout *testenv.Buffer // counters, one JSON object per line
+	Stderr *testenv.Buffer // the log
 }
 
 // Start runs `BIN dataplane --stats-format json ARGS...` in the node and
 // waits (up to 15 s) until it has started and attached every container the
 // node has.
 func Start(n *testenv.Node, bin string, args ...string) (*Daemon, error) {
-	d := &Daemon{Stdout: &Buffer{}, Stderr: &Buffer{}}
+	d := &Daemon{Stdout: &testenv.Buffer{}, Stderr: &testenv.Buffer{}}
 	cmd := exec.Command(bin, append([]string{"dataplane", "--stats-format", "json"}, args...)...)
 	cmd.Stdout, cmd.Stderr = d.Stdout, d.Stderr
 	p, err := n.Node.Start(cmd)

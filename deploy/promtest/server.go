@@ -1,7 +1,6 @@
 package promtest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +19,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"bulkhead.dev/bulkhead/testenv"
 )
 
 // DefaultBinary is where Debian's prometheus package installs the server.
@@ -81,31 +82,13 @@ type Server struct {
 	log     *slog.Logger
 	dir     string
 	tempDir bool
-	output  *lockedBuffer
-	done    chan struct{} // closed when the process has exited
+	output  *testenv.Buffer // the server's output, for error messages
+	done    chan struct{}   // closed when the process has exited
 	waitErr error
 	targets int
 
 	closeOnce sync.Once
 	closeErr  error
-}
-
-// lockedBuffer collects the server's output for error messages.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // tail returns the last lines of the server's output.
@@ -182,7 +165,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Client == nil {
 		cfg.Client = &http.Client{Timeout: 10 * time.Second}
 	}
-	s := &Server{Job: cfg.Job, client: cfg.Client, log: cfg.Logger, dir: cfg.Dir, output: &lockedBuffer{}, done: make(chan struct{}), targets: len(cfg.Targets)}
+	s := &Server{Job: cfg.Job, client: cfg.Client, log: cfg.Logger, dir: cfg.Dir, output: &testenv.Buffer{}, done: make(chan struct{}), targets: len(cfg.Targets)}
 	if s.dir == "" {
 		d, err := os.MkdirTemp("", "bulkhead-prometheus-")
 		if err != nil {

@@ -4,18 +4,15 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/miekg/dns"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"bulkhead.dev/bulkhead/internal/golden"
+)
 
 func dnsQueryBytes(t testing.TB, name string) []byte {
 	t.Helper()
@@ -386,29 +383,8 @@ func TestRecordGolden(t *testing.T) {
 	tw := NewTableWriter(&table)
 	_ = tw.Write(r)
 	_ = tw.Flush()
-	checkGolden(t, "record.json", append(got, '\n'))
-	checkGolden(t, "record.table", table.Bytes())
-}
-
-func checkGolden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", path, diff)
-	}
+	golden.Check(t, "testdata/record.json", append(got, '\n'))
+	golden.Check(t, "testdata/record.table", table.Bytes())
 }
 
 func TestProgressBar(t *testing.T) {

@@ -91,7 +91,7 @@ func TestMakeBenchCapture(t *testing.T) {
 
 	// tcpdump with a large kernel buffer, so that it keeps up.
 	tcpdump := exec.Command("tcpdump", "-i", "eth0", "-w", *benchCapture, "-s", "0", "-n", "-B", "262144", "-Z", "root")
-	var tcpdumpLog lockedBuilder
+	var tcpdumpLog testenv.Buffer
 	tcpdump.Stderr = &tcpdumpLog
 	proc, err := sv.Start(tcpdump)
 	if err != nil {
@@ -235,22 +235,4 @@ func benchCert(t *testing.T) tls.Certificate {
 		t.Fatal(err)
 	}
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-}
-
-// lockedBuilder is a strings.Builder safe for a writer and a reader.
-type lockedBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuilder) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuilder) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

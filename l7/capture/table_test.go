@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 // TestTableCaptures pins the table (--format table) of every real-client
@@ -33,5 +35,5 @@ func TestTableCaptures(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkGolden(t, "captures.table", out.Bytes())
+	golden.Check(t, "testdata/captures.table", out.Bytes())
 }

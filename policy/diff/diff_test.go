@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"testing"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/policy"
-	"bulkhead.dev/bulkhead/policy/internal/golden"
 )
 
 func load(t *testing.T, path string) *policy.Policy {
@@ -24,7 +24,7 @@ func TestDiffGolden(t *testing.T) {
 	if err := Write(&buf, Diff(load(t, "testdata/old.yaml"), load(t, "testdata/new.yaml"))); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "old-new.golden", buf.Bytes())
+	golden.Check(t, "testdata/old-new.golden", buf.Bytes())
 }
 
 // TestDiffCases compares, for each directory of testdata/cases, old/ with
@@ -42,7 +42,7 @@ func TestDiffCases(t *testing.T) {
 			if err := Write(&buf, Diff(load(t, filepath.Join(dir, "old")), load(t, filepath.Join(dir, "new")))); err != nil {
 				t.Fatal(err)
 			}
-			golden.Check(t, name+".golden", buf.Bytes())
+			golden.Check(t, "testdata/"+name+".golden", buf.Bytes())
 		})
 	}
 }

@@ -10,8 +10,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/policy"
-	"bulkhead.dev/bulkhead/policy/internal/golden"
 )
 
 func loadShop(t *testing.T) *policy.Policy { return loadPolicy(t, "testdata/shop.yaml") }
@@ -133,7 +133,7 @@ func TestKubernetes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "shop.kubernetes.yaml", out)
+	golden.Check(t, "testdata/shop.kubernetes.yaml", out)
 	nps := checkKubernetesDocs(t, out)
 	if len(nps) != 4 {
 		t.Fatalf("%d NetworkPolicy objects, want one per workload group (4)", len(nps))
@@ -155,7 +155,7 @@ func TestCilium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "shop.cilium.yaml", out)
+	golden.Check(t, "testdata/shop.cilium.yaml", out)
 	if n := checkCiliumDocs(t, out); n != 4 {
 		t.Fatalf("%d objects, want 4", n)
 	}
@@ -173,7 +173,7 @@ func TestExportEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "edge.cilium.yaml", cil)
+	golden.Check(t, "testdata/edge.cilium.yaml", cil)
 	checkCiliumDocs(t, cil)
 	wantLines(t, cil,
 		// L7 on every port: L4 with the reason.
@@ -211,7 +211,7 @@ func TestExportEdge(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "edge.kubernetes.yaml", k8s)
+	golden.Check(t, "testdata/edge.kubernetes.yaml", k8s)
 	checkKubernetesDocs(t, k8s)
 	wantLines(t, k8s, "As exported, this object selects no pod", "peer group batch: WARNING", "As exported, this rule matches no pod (narrower).")
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"bulkhead.dev/bulkhead/policy/internal/golden"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
 
 // render returns g in format f (text formats only).
@@ -38,7 +38,7 @@ func TestRealisticInput(t *testing.T) {
 	if err := in.WriteJSON(&b); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "realistic.input.json", b.Bytes())
+	golden.Check(t, "testdata/realistic.input.json", b.Bytes())
 	back, err := ReadInput(&b)
 	if err != nil {
 		t.Fatalf("read back: %v", err)
@@ -64,7 +64,7 @@ func TestGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			g := build(t, c.in, c.opt)
 			for _, f := range []Format{FormatDot, FormatMermaid, FormatJSON} {
-				golden.Check(t, c.name+"."+string(f), render(t, g, f))
+				golden.Check(t, "testdata/"+c.name+"."+string(f), render(t, g, f))
 			}
 		})
 	}

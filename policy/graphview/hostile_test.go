@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
-	"bulkhead.dev/bulkhead/policy/internal/golden"
 	"bulkhead.dev/bulkhead/policy/learn"
 )
 
@@ -97,9 +97,9 @@ func TestHostileNames(t *testing.T) {
 	if err := checkJSONMatches(js, g); err != nil {
 		t.Errorf("json: %v", err)
 	}
-	golden.Check(t, "hostile.dot", dot)
-	golden.Check(t, "hostile.mermaid", mmd)
-	golden.Check(t, "hostile.json", js)
+	golden.Check(t, "testdata/hostile.dot", dot)
+	golden.Check(t, "testdata/hostile.mermaid", mmd)
+	golden.Check(t, "testdata/hostile.json", js)
 }
 
 func isPrintableASCII(s string) bool {

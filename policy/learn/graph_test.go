@@ -11,8 +11,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
-	"bulkhead.dev/bulkhead/policy/internal/golden"
 )
 
 // fakeClock advances one second per call.
@@ -132,7 +132,7 @@ func TestSnapshotJSON(t *testing.T) {
 	if err := s.WriteJSON(&buf); err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "graph.json", buf.Bytes())
+	golden.Check(t, "testdata/graph.json", buf.Bytes())
 	back, err := ReadJSON(&buf)
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"pgregory.net/rapid"
 
+	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
 	"bulkhead.dev/bulkhead/policy"
-	"bulkhead.dev/bulkhead/policy/internal/golden"
 )
 
 var (
@@ -276,5 +276,5 @@ func TestGenerateGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, "generate.golden.yaml", out)
+	golden.Check(t, "testdata/generate.golden.yaml", out)
 }

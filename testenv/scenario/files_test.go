@@ -1,7 +1,6 @@
 package scenario
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,28 +9,8 @@ import (
 
 	"bulkhead.dev/bulkhead/agent/config"
 	"bulkhead.dev/bulkhead/agent/identity"
+	"bulkhead.dev/bulkhead/internal/golden"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
-// golden compares got with testdata/name, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if d := cmp.Diff(string(want), string(got)); d != "" {
-		t.Errorf("%s (-want +got):\n%s", path, d)
-	}
-}
 
 // TestAgentFiles renders the agent's configuration and identity file,
 // compares them with the golden files, and loads them with the agent's own
@@ -50,12 +29,12 @@ func TestAgentFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "agent.yaml.golden", conf)
+	golden.Check(t, "testdata/agent.yaml.golden", conf)
 	ids, err := RenderIdentities("bh-demo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "identities.yaml.golden", ids)
+	golden.Check(t, "testdata/identities.yaml.golden", ids)
 
 	path := filepath.Join(dir, "agent.yaml")
 	if err := os.WriteFile(path, conf, 0o600); err != nil {

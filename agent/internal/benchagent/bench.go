@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/internal/benchkit"
 	"bulkhead.dev/bulkhead/testenv"
 )
 
@@ -57,9 +56,6 @@ spec:
       redis: [{command: GET}, {command: SET}, {command: PING}, {command: CONFIG}]
 `
 
-// httpBody is the server's answer: a small JSON document.
-var httpBody = []byte(`{"id":1234,"name":"widget","tags":["a","b","c"],"price":{"amount":1999,"currency":"EUR"},"stock":42}` + "\n")
-
 // bed is the test bed: a client and a server container.
 type bed struct {
 	cfg    config
@@ -91,8 +87,7 @@ func run(cfg config) error {
 	if err := os.WriteFile(filepath.Join(dir, "policy", "bench.yaml"), []byte(benchPolicy), 0o644); err != nil {
 		return err
 	}
-	b.wrkLua = filepath.Join(dir, "report.lua")
-	if err := os.WriteFile(b.wrkLua, []byte(wrkReport), 0o644); err != nil {
+	if b.wrkLua, err = benchkit.WriteWrkScript(dir); err != nil {
 		return err
 	}
 
@@ -120,58 +115,40 @@ func run(cfg config) error {
 	table := render(cfg, bare, agent, checks)
 	fmt.Print(table)
 	if cfg.record != "" {
-		return recordSubsection(cfg.record, "Agent", "End to end: make bench-agent", table)
+		return benchkit.RecordSubsection(cfg.record, "Agent", "End to end: make bench-agent", table)
 	}
 	return nil
 }
 
+// startServers starts the HTTP server and redis-server in the server
+// container and waits for redis-server to listen.
 func (b *bed) startServers() error {
-	l, err := b.server.Listen("tcp", fmt.Sprintf(":%d", portHTTP))
-	if err != nil {
+	if err := benchkit.ServeHTTP(b.server.Host, portHTTP); err != nil {
 		return err
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.Write(httpBody)
-	})}
-	go srv.Serve(l)
-	if _, err := b.server.StartProgram(context.Background(), nil, nil, "redis-server", "--port", strconv.Itoa(portRedis),
-		"--bind", "0.0.0.0", "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", b.dir); err != nil {
+	if _, err := benchkit.StartRedis(b.server.Host, portRedis, b.dir); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := b.server.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", portRedis))
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("redis-server did not start: %w", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return benchkit.WaitListening(b.server.Host, fmt.Sprintf("127.0.0.1:%d", portRedis), 10*time.Second)
 }
 
 // sample is one run's results.
 type sample struct {
-	http          load
-	redisGet, set load
+	http          benchkit.Load
+	redisGet, set benchkit.Load
 }
 
-// load is a load test's throughput and latency percentiles (µs).
-type load struct {
-	rps, p50, p99 float64
-	requests      float64
-}
+// measure runs the loads: wrk (GET /users/1, a path the policy allows) and
+// redis-benchmark, from the client.
 
 func (b *bed) measure() (sample, error) {
 	var s sample
 	var err error
-	if s.http, err = b.wrk(); err != nil {
+	url := fmt.Sprintf("http://%s:%d/users/1", b.server.IP4, portHTTP)
+	if s.http, err = benchkit.Wrk(b.client.Host, url, b.wrkLua, b.cfg.seconds); err != nil {
 		return s, err
 	}
-	s.redisGet, s.set, err = b.redisBenchmark()
+	s.redisGet, s.set, err = benchkit.RedisBenchmark(b.client.Host, b.server.IP4.String(), portRedis, b.cfg.seconds)
 	return s, err
 }
 
@@ -228,7 +205,7 @@ func (b *bed) measureAgent(profile string) (sample, string, error) {
 		return s, "", err
 	}
 	c := st.Dataplane.Counters
-	requests := s.http.requests + s.redisGet.requests + s.set.requests
+	requests := s.http.Requests + s.redisGet.Requests + s.set.Requests
 	check := fmt.Sprintf("%.0f requests, %d packets queued, %d connections inspected, %d denied, %d events dropped",
 		requests, c.Queued, c.Verdicts["inspect"], c.Verdicts["deny"], st.Events.Dropped)
 	if float64(c.Queued) < requests {

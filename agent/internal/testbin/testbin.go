@@ -1,6 +1,6 @@
 // Package testbin helps the agent's tests that run the real bulkhead
-// binary (testenv.Binary gives it): a buffer that collects a process's
-// output while the test reads it, and a runner of one command.
+// binary (testenv.Binary gives it): a runner of one command. (The buffer
+// that collects a running process's output is testenv.Buffer.)
 package testbin
 
 import (
@@ -9,27 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"sync"
 	"time"
 )
-
-// Buffer is a bytes.Buffer that a process writes while a test reads it.
-type Buffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *Buffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *Buffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // Run runs bin with args to completion (at most timeout) and returns its
 // exit code and output; err is set only when it could not run at all.

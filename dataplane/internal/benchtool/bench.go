@@ -19,6 +19,7 @@ import (
 
 	"bulkhead.dev/bulkhead/dataplane"
 	"bulkhead.dev/bulkhead/dataplane/dptest"
+	"bulkhead.dev/bulkhead/internal/benchkit"
 	"bulkhead.dev/bulkhead/testenv"
 )
 
@@ -197,7 +198,7 @@ func runBench(cfg benchConfig) error {
 	table := b.table(tests, res)
 	fmt.Print(table)
 	if cfg.record != "" {
-		return recordSection(cfg.record, "Dataplane", b.preamble()+"\n"+table)
+		return benchkit.RecordSection(cfg.record, "Dataplane", b.preamble()+"\n"+table)
 	}
 	return nil
 }
@@ -424,13 +425,7 @@ func (b *bench) setup() error {
 	if b.softirqs, err = softirqThreads("/proc"); err != nil {
 		return err
 	}
-	if err := b.startRedis(); err != nil {
-		return err
-	}
-	if err := b.serveHTTP(); err != nil {
-		return err
-	}
-	if err := b.writeWrkScript(); err != nil {
+	if err := b.startApps(); err != nil {
 		return err
 	}
 	// A one-byte echo server for connections/s and round trips.
@@ -478,23 +473,11 @@ func (b *bench) setup() error {
 	}()
 	// Wait for iperf3 and redis to listen.
 	for _, port := range []int{portIperf, portRedis} {
-		if err := b.waitListening(port); err != nil {
+		if err := benchkit.WaitListening(b.client.Host, b.addr(port), 5*time.Second); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (b *bench) waitListening(port int) error {
-	for i := 0; i < 50; i++ {
-		c, err := b.client.Dial("tcp", b.addr(port))
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("nothing listens on %s after 5s", b.addr(port))
 }
 
 func (b *bench) addr(port int) string {

@@ -2,25 +2,14 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"slices"
 	"strings"
-)
 
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
+	"bulkhead.dev/bulkhead/internal/benchkit"
+)
 
 func values(ss []sample) []float64 {
 	out := make([]float64, len(ss))
@@ -44,7 +33,7 @@ func fmtValue(v float64) string {
 // lower-is-better metric, bare over mode when better is true: higher is
 // better either way).
 func (r results) ratio(metric, mode string, lowerBetter bool) (float64, bool) {
-	bare, got := median(values(r[metric]["bare"])), median(values(r[metric][mode]))
+	bare, got := benchkit.Median(values(r[metric]["bare"])), benchkit.Median(values(r[metric][mode]))
 	if bare == 0 || got == 0 {
 		return 0, false
 	}
@@ -76,7 +65,7 @@ func (b *bench) table(tests []test, res results) string {
 					w.WriteString(" — |")
 					continue
 				}
-				cell := fmtValue(median(values(ss)))
+				cell := fmtValue(benchkit.Median(values(ss)))
 				if r, ok := res.ratio(m.name, mode, m.lowerBetter); ok && mode != "bare" {
 					cell += fmt.Sprintf(" (%.2f×)", r)
 				}
@@ -125,12 +114,7 @@ func (b *bench) targets(res results) string {
 		if !ok {
 			return
 		}
-		met := r >= want
-		wanted := fmt.Sprintf("≥ %.2f× bare", want)
-		if latency {
-			met = r <= want
-			wanted = fmt.Sprintf("≤ %.2f× bare", want)
-		}
+		wanted, met := benchkit.Target(r, want, !latency)
 		got := fmt.Sprintf("%.2f×", r)
 		if cpuMetric != "" {
 			if c, ok := res.ratio(cpuMetric, mode, true); ok {
@@ -145,13 +129,9 @@ func (b *bench) targets(res results) string {
 				got += fmt.Sprintf(", %d queue drops", d)
 			}
 		}
-		verdict := "met"
-		if !met {
-			verdict = "NOT met"
-		}
-		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", what, wanted, got, verdict)
+		fmt.Fprintf(&w, "| %s | %s | %s | %s |\n", what, wanted, got, benchkit.Verdict(met))
 	}
-	w.WriteString("\n| target | wanted | measured | |\n|---|---|---|---|\n")
+	w.WriteString(benchkit.TargetHeader)
 	check("established throughput, 1 stream (allow-all)", mThroughput1, "allow", 0.95, false, false, mTput1CPU)
 	check("established throughput, 4 streams (allow-all)", mThroughput4, "allow", 0.95, false, false, mTput4CPU)
 	check("connections/s (allow-all)", mConnRate, "allow", 0.7, false, false, mConnCPU)
@@ -178,7 +158,7 @@ func overConntrack(tests []test, res results) string {
 			if !slices.Contains([]string{mThroughput1, mTput1CPU, mThroughput4, mTput4CPU, mConnRate, mConnCPU}, m.name) {
 				continue
 			}
-			ct, al := median(values(res[m.name]["conntrack"])), median(values(res[m.name]["allow"]))
+			ct, al := benchkit.Median(values(res[m.name]["conntrack"])), benchkit.Median(values(res[m.name]["allow"]))
 			if ct == 0 || al == 0 {
 				continue
 			}
@@ -193,33 +173,6 @@ func overConntrack(tests []test, res results) string {
 		}
 	}
 	return w.String()
-}
-
-// recordSection replaces the "## title" section of a Markdown file (or
-// appends it), keeping the other sections.
-func recordSection(path, title, body string) error {
-	old, err := os.ReadFile(path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return err
-	}
-	if len(old) == 0 {
-		old = []byte("# Benchmarks\n\nEach section is written by its `make bench-*` target.\n")
-	}
-	text := string(old)
-	head := "## " + title + "\n"
-	section := head + "\n" + body
-	start := strings.Index(text, head)
-	if start < 0 {
-		text = strings.TrimRight(text, "\n") + "\n\n" + section
-	} else {
-		end := strings.Index(text[start+len(head):], "\n## ")
-		rest := ""
-		if end >= 0 {
-			rest = text[start+len(head)+end+1:]
-		}
-		text = text[:start] + section + "\n" + rest
-	}
-	return os.WriteFile(path, []byte(strings.TrimRight(text, "\n")+"\n"), 0o644)
 }
 
 // preamble says how the table was made.
@@ -255,7 +208,7 @@ func (b *bench) preamble() string {
 		"Modes: allow-all decides every connection Allow on its first packet; inspect decides the echo, HTTP and redis connections Inspect "+
 		"(every request reaches user space; `--inspect tcp/PORT`), the others Allow; inspect-all decides every connection InspectAll (every packet queued). "+
 		"What the figures mean, and why some targets are out of reach: docs/dataplane.md, section Performance.\n",
-		makeCmd, cmd, wrkThreads, wrkConnections, len(httpBody), redisClients, redisVersion(), numCPU())
+		makeCmd, cmd, benchkit.WrkThreads, benchkit.WrkConnections, len(benchkit.HTTPBody), benchkit.RedisClients, redisVersion(), numCPU())
 }
 
 func redisVersion() string {

@@ -1,16 +1,15 @@
 package main
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-)
 
-var update = flag.Bool("update", false, "rewrite golden files under testdata/")
+	"bulkhead.dev/bulkhead/internal/golden"
+)
 
 // fakeResults are made-up medians: every metric of every test in every
 // mode it runs in, with throughput and CPU chosen to exercise the targets.
@@ -86,38 +85,7 @@ func TestTableGolden(t *testing.T) {
 	b := testBench()
 	tests := b.tests()
 	got := b.table(tests, fakeResults(b))
-	path := filepath.Join("testdata", "table.golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (go test ./dataplane/internal/benchtool -update creates it): %v", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s mismatch (-want +got; -update if intended):\n%s", path, diff)
-	}
-}
-
-func TestRecordSection(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "BENCHMARKS.md")
-	if err := os.WriteFile(path, []byte("# Benchmarks\n\n## Dataplane\n\nold\n\n## L7 engine\n\nkeep\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := recordSection(path, "Dataplane", "new table\n"); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := os.ReadFile(path)
-	want := "# Benchmarks\n\n## Dataplane\n\nnew table\n\n## L7 engine\n\nkeep\n"
-	if diff := cmp.Diff(want, string(got)); diff != "" {
-		t.Errorf("(-want +got):\n%s", diff)
-	}
+	golden.Check(t, "testdata/table.golden", []byte(got))
 }
 
 func TestSoftirqThreads(t *testing.T) {

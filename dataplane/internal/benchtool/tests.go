@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"bulkhead.dev/bulkhead/internal/benchkit"
 )
 
 // Metric names the targets refer to.
@@ -117,7 +119,7 @@ func (b *bench) iperf(streams int) func(*bench) ([]float64, error) {
 		}
 		// CPU per MB received: the client and (measured by the
 		// caller) the server and the daemon.
-		b.clientCPU, b.ops = childCPU(cmd), r.End.SumReceived.Bytes/1e6
+		b.clientCPU, b.ops = benchkit.CPUTime(cmd), r.End.SumReceived.Bytes/1e6
 		return []float64{r.End.SumReceived.BitsPerSecond / 1e9}, nil
 	}
 }
@@ -134,7 +136,7 @@ func (b *bench) worker(kind, addr string, conc int) (workerResult, error) {
 	if err != nil {
 		return r, fmt.Errorf("worker %s: %w: %s", kind, err, out)
 	}
-	b.clientCPU = childCPU(cmd)
+	b.clientCPU = benchkit.CPUTime(cmd)
 	if err := json.Unmarshal(out, &r); err != nil {
 		return r, fmt.Errorf("worker %s output %q: %w", kind, out, err)
 	}

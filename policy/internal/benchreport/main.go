@@ -7,13 +7,14 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
+
+	"bulkhead.dev/bulkhead/internal/benchkit"
 )
 
 func main() {
@@ -26,7 +27,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "benchreport: -section is required")
 		os.Exit(2)
 	}
-	results, err := parse(os.Stdin)
+	results, err := benchkit.ParseBench(os.Stdin, os.Stderr)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
 		os.Exit(1)
@@ -40,129 +41,26 @@ func main() {
 	if *file == "" {
 		return
 	}
-	old, err := os.ReadFile(*file)
-	if err != nil && !os.IsNotExist(err) {
-		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
-		os.Exit(1)
-	}
-	if err := os.WriteFile(*file, []byte(replaceSection(string(old), *section, body)), 0o644); err != nil {
+	if err := benchkit.RecordSection(*file, *section, body); err != nil {
 		fmt.Fprintf(os.Stderr, "benchreport: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-// result holds the runs of one benchmark.
-type result struct {
-	name   string
-	ns     []float64
-	bytes  []float64
-	allocs []float64
-}
-
-// parse reads benchmark lines ("BenchmarkX-2  N  123 ns/op  0 B/op  0 allocs/op"),
-// passing everything else through to stderr.
-func parse(r io.Reader) ([]*result, error) {
-	byName := map[string]*result{}
-	var order []*result
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		line := sc.Text()
-		fields := strings.Fields(line)
-		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") {
-			fmt.Fprintln(os.Stderr, line)
-			continue
-		}
-		name := fields[0]
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
-			name = name[:i] // drop -GOMAXPROCS
-		}
-		res := byName[name]
-		if res == nil {
-			res = &result{name: strings.TrimPrefix(name, "Benchmark")}
-			byName[name] = res
-			order = append(order, res)
-		}
-		for i := 2; i+1 < len(fields); i += 2 {
-			var v float64
-			if _, err := fmt.Sscan(fields[i], &v); err != nil {
-				return nil, fmt.Errorf("parse %q: %w", line, err)
-			}
-			switch fields[i+1] {
-			case "ns/op":
-				res.ns = append(res.ns, v)
-			case "B/op":
-				res.bytes = append(res.bytes, v)
-			case "allocs/op":
-				res.allocs = append(res.allocs, v)
-			}
-		}
-	}
-	return order, sc.Err()
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-func render(results []*result, command, notes string, now time.Time) string {
+// render prints the medians of the benchmarks' ns/op (with their spread),
+// B/op and allocs/op.
+func render(results []*benchkit.Result, command, notes string, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Recorded %s with:\n\n    %s\n\n", now.Format("2006-01-02"), command)
+	b.WriteString(benchkit.Recorded(now, command))
 	b.WriteString("| Benchmark | runs | ns/op (median) | min | max | B/op | allocs/op |\n")
 	b.WriteString("| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, r := range results {
-		lo, hi := r.ns[0], r.ns[0]
-		for _, v := range r.ns {
-			lo, hi = min(lo, v), max(hi, v)
-		}
-		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %.0f | %.0f |\n", r.name, len(r.ns), median(r.ns), lo, hi, median(r.bytes), median(r.allocs))
+		ns := r.Values["ns/op"]
+		fmt.Fprintf(&b, "| %s | %d | %.1f | %.1f | %.1f | %.0f | %.0f |\n", r.Name, len(ns), benchkit.Median(ns),
+			slices.Min(ns), slices.Max(ns), r.Median("B/op"), r.Median("allocs/op"))
 	}
 	if notes != "" {
 		b.WriteString("\n" + notes + "\n")
 	}
 	return b.String()
-}
-
-// replaceSection replaces the body of "## title" in doc (up to the next
-// "## " heading), or appends the section.
-func replaceSection(doc, title, body string) string {
-	heading := "## " + title
-	if doc == "" {
-		doc = "# Benchmarks\n\nEach section is written by its make target; see the command in it.\n"
-	}
-	lines := strings.SplitAfter(doc, "\n")
-	start := -1
-	for i, l := range lines {
-		if strings.TrimRight(l, "\n") == heading {
-			start = i
-			break
-		}
-	}
-	section := heading + "\n\n" + body
-	if start < 0 {
-		return strings.TrimRight(doc, "\n") + "\n\n" + section
-	}
-	end := len(lines)
-	for i := start + 1; i < len(lines); i++ {
-		if strings.HasPrefix(lines[i], "## ") {
-			end = i
-			break
-		}
-	}
-	rest := strings.Join(lines[end:], "")
-	if rest != "" {
-		section += "\n"
-	}
-	return strings.Join(lines[:start], "") + section + rest
 }

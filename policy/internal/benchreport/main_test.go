@@ -1,11 +1,14 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"bulkhead.dev/bulkhead/internal/benchkit"
 )
 
 func TestParseAndRender(t *testing.T) {
@@ -16,7 +19,7 @@ BenchmarkEvaluate/groups=10-2   	 100	       160.0 ns/op	       0 B/op	       0 
 BenchmarkClassify-2   	 100	       9000 ns/op	       496 B/op	       5 allocs/op
 PASS
 `
-	res, err := parse(strings.NewReader(in))
+	res, err := benchkit.ParseBench(strings.NewReader(in), io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,21 +31,5 @@ PASS
 		"| Classify | 1 | 9000.0 | 9000.0 | 9000.0 | 496 | 5 |\n"
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
-	}
-}
-
-func TestReplaceSection(t *testing.T) {
-	doc := "# Benchmarks\n\n## Dataplane\n\nold dp\n\n## Policy evaluation\n\nold policy\n\n## Agent\n\nagent\n"
-	got := replaceSection(doc, "Policy evaluation", "new table\n")
-	want := "# Benchmarks\n\n## Dataplane\n\nold dp\n\n## Policy evaluation\n\nnew table\n\n## Agent\n\nagent\n"
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-	got = replaceSection("# Benchmarks\n\n## Dataplane\n\ndp\n", "Policy evaluation", "t\n")
-	if want := "# Benchmarks\n\n## Dataplane\n\ndp\n\n## Policy evaluation\n\nt\n"; got != want {
-		t.Errorf("append: %q", got)
-	}
-	if got := replaceSection("", "P", "t\n"); !strings.HasSuffix(got, "## P\n\nt\n") {
-		t.Errorf("new file: %q", got)
 	}
 }
