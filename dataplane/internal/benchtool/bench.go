@@ -121,7 +121,11 @@ type sample struct {
 	value      float64
 	queued     uint64
 	queueDrops uint64
-	extra      string
+	// failed counts the load generator's failed operations (connections
+	// refused or reset, round trips that timed out); failure is the first.
+	failed  uint64
+	failure string
+	extra   string
 }
 
 // results[metric name][mode] are the samples.
@@ -144,6 +148,9 @@ type bench struct {
 	// generator's CPU time.
 	ops       float64
 	clientCPU time.Duration
+	// failed and failure: what the last worker run reported as failed.
+	failed  uint64
+	failure string
 }
 
 func runBench(cfg benchConfig) error {
@@ -259,6 +266,9 @@ func (b *bench) measure(t test, mode string, run int, res results) error {
 		res[m.name][mode] = append(res[m.name][mode], s)
 		fmt.Fprintf(os.Stderr, "run %d/%d  %-52s %-26s %10.2f %-6s (queued %d, queue drops %d%s)\n",
 			run, b.cfg.runs, m.name, modeTitle(mode), s.value, m.unit, s.queued, s.queueDrops, s.extra)
+		if s.failed > 0 && i == 0 {
+			fmt.Fprintf(os.Stderr, "run %d/%d  %s, %s: %d failed operations; the first: %s\n", run, b.cfg.runs, t.key, modeTitle(mode), s.failed, s.failure)
+		}
 	}
 	return nil
 }
@@ -283,11 +293,12 @@ func (b *bench) measureWith(t test, d *dptest.Daemon) (sample, []float64, error)
 			softirqCPU[i].start(pid)
 		}
 	}
-	b.ops, b.clientCPU = 0, 0
+	b.ops, b.clientCPU, b.failed, b.failure = 0, 0, 0, ""
 	vals, err := t.run(b)
 	if err != nil {
 		return s, nil, err
 	}
+	s.failed, s.failure = b.failed, b.failure
 	dcpu, err := daemonCPU.stop()
 	if err != nil {
 		return s, nil, err

@@ -69,19 +69,24 @@ func (b *bench) table(tests []test, res results) string {
 				if r, ok := res.ratio(m.name, mode, m.lowerBetter); ok && mode != "bare" {
 					cell += fmt.Sprintf(" (%.2f×)", r)
 				}
+				var queued, drops, failed uint64
+				for _, s := range ss {
+					queued += s.queued
+					drops += s.queueDrops
+					failed += s.failed
+				}
 				if mode != "bare" {
-					var queued, drops uint64
-					for _, s := range ss {
-						queued += s.queued
-						drops += s.queueDrops
-					}
 					cell += fmt.Sprintf("<br>queued %d, queue drops %d", queued/uint64(max(len(ss), 1)), drops)
+				}
+				if failed > 0 {
+					cell += fmt.Sprintf("<br>**%d failed operations**", failed)
 				}
 				fmt.Fprintf(&w, " %s |", cell)
 			}
 			w.WriteString("\n")
 		}
 	}
+	w.WriteString(failureList(tests, b.cfg.modes, res))
 	w.WriteString(b.targets(res))
 	w.WriteString(overConntrack(tests, res))
 	w.WriteString("\n\"CPU-bound\" is bare / mode of the CPU time per operation (per MB for throughput): load generator + server + daemon + the kernel's softirq threads (ksoftirqd/N, where network work deferred from them runs), from their schedstat and rusage. It is the rate ratio when the machine's CPUs are the limit, which is what a 2-CPU machine running the load generator, the server and the daemon is. A rate target is met only when both the rate and the CPU-bound ratio meet it. The rate and latency figures of one run move by ±20 %, p99 much more, with the other work on this shared machine; the CPU per operation moves by a few per cent.\n")
@@ -230,4 +235,32 @@ func numCPU() int {
 		return 0
 	}
 	return bytes.Count(b, []byte("processor\t:"))
+}
+
+// failureList lists the failed operations of the load generators (total over
+// the runs, and the first failure), when there were any.
+func failureList(tests []test, modes []string, res results) string {
+	var w strings.Builder
+	for _, t := range tests {
+		if len(t.metrics) == 0 {
+			continue
+		}
+		for _, mode := range modes {
+			var n uint64
+			var first string
+			for _, s := range res[t.metrics[0].name][mode] {
+				n += s.failed
+				if first == "" {
+					first = s.failure
+				}
+			}
+			if n > 0 {
+				fmt.Fprintf(&w, "- %s, %s: %d failed operations over all runs; the first: %s\n", t.metrics[0].name, modeTitle(mode), n, first)
+			}
+		}
+	}
+	if w.Len() == 0 {
+		return ""
+	}
+	return "\nFailed operations of the load generator (docs/dataplane.md, section Performance, \"Known issue\"):\n\n" + w.String()
 }

@@ -53,7 +53,26 @@ func fakeResults(b *bench) results {
 	set(mTput1CPU, "inspect-all-hash", sample{value: 180})
 	set(mThroughput4, "inspect-all-hash", sample{value: 20, queueDrops: 3})
 	set(mTput4CPU, "inspect-all-hash", sample{value: 180})
+	// Connections: two runs with allow-all had a reset connection each.
+	set(mConnRate, "allow", sample{value: 90, queued: 20, failed: 1, failure: "read: connection reset by peer"}, sample{value: 91, queued: 20, failed: 1, failure: "read: i/o timeout"}, sample{value: 89, queued: 20})
 	return res
+}
+
+// TestFailuresListed: failed operations show in their cell and in a list
+// under the table, with the first failure.
+func TestFailuresListed(t *testing.T) {
+	b := testBench()
+	res := fakeResults(b)
+	got := failureList(b.tests(), b.cfg.modes, res)
+	want := "\nFailed operations of the load generator (docs/dataplane.md, section Performance, \"Known issue\"):\n\n" +
+		"- " + mConnRate + ", allow-all (fast path): 2 failed operations over all runs; the first: read: connection reset by peer\n"
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("failure list (-want +got):\n%s", d)
+	}
+	delete(res, mConnRate)
+	if got := failureList(b.tests(), b.cfg.modes, res); got != "" {
+		t.Errorf("no failures: got %q, want nothing", got)
+	}
 }
 
 func testBench() *bench {

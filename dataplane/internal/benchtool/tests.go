@@ -140,9 +140,13 @@ func (b *bench) worker(kind, addr string, conc int) (workerResult, error) {
 	if err := json.Unmarshal(out, &r); err != nil {
 		return r, fmt.Errorf("worker %s output %q: %w", kind, out, err)
 	}
-	if r.Errors > 0 {
-		return r, fmt.Errorf("worker %s: %d failed operations", kind, r.Errors)
+	// A few failed operations are reported in the table (a rare reset is
+	// worth seeing, not worth losing the whole run over); more than 1 %
+	// means the test bed or the daemon is broken.
+	if r.Errors*100 > r.Errors+r.Ops {
+		return r, fmt.Errorf("worker %s: %d failed operations (of %d); the first: %s", kind, r.Errors, r.Errors+r.Ops, r.First)
 	}
+	b.failed, b.failure = r.Errors, r.First
 	b.ops = float64(r.Ops)
 	return r, nil
 }

@@ -15,7 +15,21 @@ import (
 type workerResult struct {
 	Ops     uint64  `json:"ops"`     // completed connections, round trips or datagrams sent
 	Errors  uint64  `json:"errors"`  // failed operations
+	First   string  `json:"first"`   // the first failure, when there is one
 	Seconds float64 `json:"seconds"` // measured time
+}
+
+// failures counts failed operations and keeps the first error, so that a
+// failing run says what failed.
+type failures struct {
+	n     atomic.Uint64
+	once  sync.Once
+	first string
+}
+
+func (f *failures) add(what string, err error) {
+	f.n.Add(1)
+	f.once.Do(func() { f.first = what + ": " + err.Error() })
 }
 
 // runWorker runs a load generator in the calling process's namespace for
@@ -24,18 +38,21 @@ func runWorker(kind, addr string, dur time.Duration, conc, size int) error {
 	if addr == "" || dur <= 0 || conc < 1 {
 		return fmt.Errorf("worker %s: need -addr, -duration and -concurrency ≥ 1", kind)
 	}
-	var fn func(deadline time.Time, ops, errs *atomic.Uint64)
+	var fn func(deadline time.Time, ops *atomic.Uint64, errs *failures)
 	switch kind {
 	case "crr":
-		fn = func(deadline time.Time, ops, errs *atomic.Uint64) { crr(addr, deadline, ops, errs) }
+		fn = func(deadline time.Time, ops *atomic.Uint64, errs *failures) { crr(addr, deadline, ops, errs) }
 	case "rr":
-		fn = func(deadline time.Time, ops, errs *atomic.Uint64) { rr(addr, deadline, ops, errs) }
+		fn = func(deadline time.Time, ops *atomic.Uint64, errs *failures) { rr(addr, deadline, ops, errs) }
 	case "udp":
-		fn = func(deadline time.Time, ops, errs *atomic.Uint64) { udpFlood(addr, size, deadline, ops, errs) }
+		fn = func(deadline time.Time, ops *atomic.Uint64, errs *failures) {
+			udpFlood(addr, size, deadline, ops, errs)
+		}
 	default:
 		return fmt.Errorf("unknown worker %q (want crr, rr or udp)", kind)
 	}
-	var ops, errs atomic.Uint64
+	var ops atomic.Uint64
+	var errs failures
 	start := time.Now()
 	deadline := start.Add(dur)
 	var wg sync.WaitGroup
@@ -47,18 +64,18 @@ func runWorker(kind, addr string, dur time.Duration, conc, size int) error {
 		}()
 	}
 	wg.Wait()
-	return json.NewEncoder(os.Stdout).Encode(workerResult{Ops: ops.Load(), Errors: errs.Load(), Seconds: time.Since(start).Seconds()})
+	return json.NewEncoder(os.Stdout).Encode(workerResult{Ops: ops.Load(), Errors: errs.n.Load(), First: errs.first, Seconds: time.Since(start).Seconds()})
 }
 
 // crr opens a connection, sends one byte, reads the answer and closes, in
 // a loop: TCP connections per second.
-func crr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
+func crr(addr string, deadline time.Time, ops *atomic.Uint64, errs *failures) {
 	b := []byte{'x'}
 	d := net.Dialer{Timeout: 2 * time.Second}
 	for time.Now().Before(deadline) {
 		c, err := d.Dial("tcp", addr)
 		if err != nil {
-			errs.Add(1)
+			errs.add("dial", err)
 			continue
 		}
 		_ = c.SetDeadline(time.Now().Add(2 * time.Second))
@@ -67,10 +84,10 @@ func crr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
 			if err == nil {
 				ops.Add(1)
 			} else {
-				errs.Add(1)
+				errs.add("read", err)
 			}
 		} else {
-			errs.Add(1)
+			errs.add("write", err)
 		}
 		c.Close()
 	}
@@ -78,10 +95,10 @@ func crr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
 
 // rr sends one byte and waits for the answer on one connection, in a loop:
 // the request/response round trip.
-func rr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
+func rr(addr string, deadline time.Time, ops *atomic.Uint64, errs *failures) {
 	c, err := net.DialTimeout("tcp", addr, 2*time.Second)
 	if err != nil {
-		errs.Add(1)
+		errs.add("dial", err)
 		return
 	}
 	defer c.Close()
@@ -89,11 +106,11 @@ func rr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
 	var n uint64
 	for time.Now().Before(deadline) {
 		if _, err := c.Write(b); err != nil {
-			errs.Add(1)
+			errs.add("write", err)
 			return
 		}
 		if _, err := io.ReadFull(c, b); err != nil {
-			errs.Add(1)
+			errs.add("read", err)
 			return
 		}
 		n++
@@ -102,10 +119,10 @@ func rr(addr string, deadline time.Time, ops, errs *atomic.Uint64) {
 }
 
 // udpFlood sends size-byte datagrams as fast as it can.
-func udpFlood(addr string, size int, deadline time.Time, ops, errs *atomic.Uint64) {
+func udpFlood(addr string, size int, deadline time.Time, ops *atomic.Uint64, errs *failures) {
 	c, err := net.Dial("udp", addr)
 	if err != nil {
-		errs.Add(1)
+		errs.add("dial", err)
 		return
 	}
 	defer c.Close()
@@ -116,7 +133,7 @@ func udpFlood(addr string, size int, deadline time.Time, ops, errs *atomic.Uint6
 			break
 		}
 		if _, err := c.Write(b); err != nil {
-			errs.Add(1)
+			errs.add("write", err)
 			continue
 		}
 		n++
