@@ -333,6 +333,11 @@ func (b *bench) measureWith(t test, d *dptest.Daemon) (sample, []float64, error)
 		if s.queued > 0 {
 			s.extra += fmt.Sprintf(", daemon %.2f µs CPU per queued packet", float64(dcpu.Nanoseconds())/1e3/float64(s.queued))
 		}
+		if n := after.Dropped - before.Dropped; n > 0 {
+			s.extra += fmt.Sprintf(", daemon dropped %d (decode errors %d, overruns %d, verdicts %d drop / %d deny)", n,
+				after.DecodeErrors-before.DecodeErrors, after.Overruns-before.Overruns,
+				after.Verdicts[dataplane.Drop]-before.Verdicts[dataplane.Drop], after.Verdicts[dataplane.Deny]-before.Verdicts[dataplane.Deny])
+		}
 	}
 	return s, vals, nil
 }
