@@ -91,7 +91,6 @@ type Agent struct {
 
 	reloadMu  sync.Mutex   // one reload at a time
 	polDigest policyDigest // the policy path when last loaded (reloadMu)
-	evictHook atomic.Pointer[func(*flowtable.Flow, flowtable.Reason)]
 
 	lifeMu  sync.Mutex
 	running bool
@@ -195,7 +194,6 @@ func (a *Agent) buildDecider() error {
 	if err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
-	a.SetEvictHook(a.decider.OnEvict)
 	if err := a.store.Register(a.graphItem()); err != nil {
 		return fmt.Errorf("agent: %w", err)
 	}
@@ -275,23 +273,12 @@ func (a *Agent) buildEvents() error {
 	return nil
 }
 
-// SetEvictHook sets the function called for every flow leaving the flow
-// table (the decision path releases what it attached to Flow.Slot). It runs
-// with the flow locked and must not block.
-func (a *Agent) SetEvictHook(h func(*flowtable.Flow, flowtable.Reason)) {
-	if h == nil {
-		a.evictHook.Store(nil)
-		return
-	}
-	a.evictHook.Store(&h)
-}
-
-// onEvict counts evictions and calls the evict hook.
+// onEvict counts evictions and lets the Decider release what it attached
+// to the flow (Flow.Slot). It runs with the flow locked. Flows exist only
+// once the Decider does: it creates them.
 func (a *Agent) onEvict(f *flowtable.Flow, r flowtable.Reason) {
 	a.metrics.FlowEvicted(metrics.EvictReason(r))
-	if h := a.evictHook.Load(); h != nil {
-		(*h)(f, r)
-	}
+	a.decider.OnEvict(f, r)
 }
 
 // Start loads the state and the policy, then starts every component and the

@@ -242,7 +242,6 @@ func (d *Dataplane) Start(ctx context.Context) (err error) {
 // openQueues binds every queue; the first one also probes the mechanism.
 func (d *Dataplane) openQueues() error {
 	base := nfq.FlagGSO
-	mask := nfq.FlagGSO | nfq.FlagFailOpen | nfq.FlagConntrack
 	if !d.cfg.FailClosed {
 		base |= nfq.FlagFailOpen
 	}
@@ -254,7 +253,6 @@ func (d *Dataplane) openQueues() error {
 		if d.mechanism != MechanismRepeat {
 			qc.flags |= nfq.FlagConntrack
 		}
-		qc.flags &= mask
 		c, err := d.cfg.openQueue(qc)
 		if err != nil && errors.Is(err, unix.EOPNOTSUPP) && qc.flags&nfq.FlagConntrack != 0 {
 			if d.mechanism == MechanismVerdict {

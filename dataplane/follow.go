@@ -11,25 +11,10 @@ func VethOf(c netns.Container) Veth {
 	return Veth{Name: c.HostIf, Bridge: c.Bridge, Addrs: c.Addrs}
 }
 
-// Follow attaches and detaches containers as a netns.Watcher reports them,
-// until events is closed or ctx is done. A container that cannot be
-// attached (its veth vanished, an address cannot be used) is logged with
-// the error naming it, and the others carry on.
-func (d *Dataplane) Follow(ctx context.Context, events <-chan netns.Event) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			d.HandleEvent(ctx, ev)
-		}
-	}
-}
-
-// HandleEvent applies one netns event.
+// HandleEvent applies one netns event (of a netns.Watcher): attaches an
+// added or updated container, detaches a removed one. A container that
+// cannot be attached (its veth vanished, an address cannot be used) is
+// logged with the error naming it; the caller carries on with the others.
 func (d *Dataplane) HandleEvent(ctx context.Context, ev netns.Event) {
 	c := ev.Container
 	switch ev.Type {

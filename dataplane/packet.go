@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"net/netip"
+	"strconv"
 	"time"
 )
 
@@ -26,7 +27,7 @@ func (p Proto) String() string {
 	case ProtoICMPv6:
 		return "icmpv6"
 	}
-	return "proto-" + itoa(int(p))
+	return "proto-" + strconv.Itoa(int(p))
 }
 
 // TCPFlags are the flags of a TCP header.
@@ -90,18 +91,4 @@ type Packet struct {
 	// from the connmark.
 	Mark uint32
 	Conn ConnState
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
 }

@@ -222,7 +222,7 @@ func (p *amqpParser) method(dir Dir, b []byte, sink Sink) {
 			r.take(2)
 			props := r.longstr()
 			ver := amqpTableString(props, "version")
-			p.resp = Response{App: AMQP, Status: -1, Version: appStr(ver)}
+			p.resp = Response{App: AMQP, Status: -1, Version: bstr(ver)}
 			sink.Response(&p.resp)
 			if p.recs.on {
 				p.sum.ServerVer = string(ver)
@@ -273,7 +273,7 @@ func (p *amqpParser) method(dir Dir, b []byte, sink Sink) {
 		exchange = r.shortstr()
 		topic = exchange
 	}
-	p.req = Request{App: AMQP, Command: amqpUpper[i], User: appStr(user), Database: appStr(vhost), Topic: appStr(topic)}
+	p.req = Request{App: AMQP, Command: amqpUpper[i], User: bstr(user), Database: bstr(vhost), Topic: bstr(topic)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		if user != nil {

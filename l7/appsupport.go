@@ -5,13 +5,13 @@ import (
 	"errors"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // This file holds the small helpers shared by the application parsers that
-// sit beside HTTP, TLS, DNS and QUIC (ssh.go … ntp.go): zero-copy strings,
-// an upper-casing scratch buffer, a line reader and a frame window for
-// streamed input, and the capped record list behind Summary.
+// sit beside HTTP, TLS, DNS and QUIC (ssh.go … ntp.go): an upper-casing
+// scratch buffer, a line reader and a frame window for streamed input, and
+// the capped record list behind Summary. Their zero-copy strings come from
+// bstr (normalize.go).
 
 const (
 	// appWindow is the most bytes of one length-prefixed message a parser
@@ -27,15 +27,6 @@ const (
 	// noteRecordsTruncated is noted once when a Summary's list is full.
 	noteRecordsTruncated = "records truncated"
 )
-
-// appStr returns b as a string without copying. The string is valid only
-// as long as b is not modified: Requests handed to a Sink may carry it.
-func appStr(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
 
 // appCfg returns cfg, or an empty configuration when cfg is nil.
 func appCfg(cfg *ParserConfig) ParserConfig {
@@ -116,7 +107,7 @@ func (s *appBuf) upper(w []byte) string {
 		}
 	}
 	if !lower {
-		return appStr(w)
+		return bstr(w)
 	}
 	start := s.n
 	for _, c := range w {
@@ -129,7 +120,7 @@ func (s *appBuf) upper(w []byte) string {
 		s.b[s.n] = c
 		s.n++
 	}
-	return appStr(s.b[start:s.n])
+	return bstr(s.b[start:s.n])
 }
 
 // itoa formats n in the scratch space.
@@ -139,7 +130,7 @@ func (s *appBuf) itoa(n int64) string {
 	}
 	out := strconv.AppendInt(s.b[s.n:s.n], n, 10)
 	s.n += len(out)
-	return appStr(out)
+	return bstr(out)
 }
 
 // join writes the parts one after the other in the scratch space
@@ -149,7 +140,7 @@ func (s *appBuf) join(parts ...[]byte) string {
 	for _, p := range parts {
 		s.n += copy(s.b[s.n:], p)
 	}
-	return appStr(s.b[start:s.n])
+	return bstr(s.b[start:s.n])
 }
 
 // mac formats a hardware address as lowercase colon-separated hex.
@@ -167,7 +158,7 @@ func (s *appBuf) mac(hw []byte) string {
 		s.b[s.n], s.b[s.n+1] = hexd[c>>4], hexd[c&15]
 		s.n += 2
 	}
-	return appStr(s.b[start:s.n])
+	return bstr(s.b[start:s.n])
 }
 
 // appLineReader splits a text stream into lines ending in LF (an optional

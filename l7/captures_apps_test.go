@@ -60,14 +60,16 @@ func appsStartCmd(t *testing.T, h *testenv.Container, cmd *exec.Cmd) {
 	})
 }
 
-// appsLog collects a program's output.
-type appsLog struct{ strings.Builder }
+// appsLog collects a program's output, up to 64 KiB. It is read by a
+// cleanup that runs while the program (stopped later, when the node
+// closes) may still write: testenv.Buffer holds the lock.
+type appsLog struct{ testenv.Buffer }
 
 func (l *appsLog) Write(b []byte) (int, error) {
 	if l.Len() > 64<<10 {
 		return len(b), nil
 	}
-	return l.Builder.Write(b)
+	return l.Buffer.Write(b)
 }
 
 // appsWrite writes a file under dir.

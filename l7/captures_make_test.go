@@ -4,14 +4,15 @@ package l7
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
+	"bulkhead.dev/bulkhead/internal/benchkit"
 	"bulkhead.dev/bulkhead/testenv"
 )
 
@@ -109,17 +110,8 @@ func captureRun(t *testing.T, ctx context.Context, h *testenv.Container, mayFail
 // (at most a minute).
 func captureWaitTCP(t *testing.T, s *testenv.Container, port int) {
 	t.Helper()
-	addr := net.JoinHostPort(s.IP4.String(), fmt.Sprint(port))
-	deadline := time.Now().Add(time.Minute)
-	for {
-		c, err := s.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("server %s never accepted: %v", addr, err)
-		}
-		time.Sleep(200 * time.Millisecond)
+	addr := net.JoinHostPort(s.IP4.String(), strconv.Itoa(port))
+	if err := benchkit.WaitListening(s.Host, addr, time.Minute); err != nil {
+		t.Fatalf("server never accepted: %v", err)
 	}
 }

@@ -124,7 +124,7 @@ func (p *dhcpParser) Parse(dir Dir, data []byte, sink Sink) (int, error) {
 		host = nil
 	}
 	if data[0] == 1 {
-		p.req = Request{App: DHCP, Command: name, ClientID: mac, Host: appStr(host)}
+		p.req = Request{App: DHCP, Command: name, ClientID: mac, Host: bstr(host)}
 		sink.Request(&p.req)
 	} else {
 		p.resp = Response{App: DHCP, Status: int(msgType)}

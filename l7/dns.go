@@ -233,7 +233,7 @@ func dnsAnswers(raw []byte, m *dnsMsg) []dnsAnswerJSON {
 		return out
 	}
 	for _, a := range m.answers {
-		out = append(out, dnsAnswerJSON{Name: cloneStr(a.Name), Type: dnsTypeName(a.Type), Data: cloneStr(a.Data), TTL: a.TTL})
+		out = append(out, dnsAnswerJSON{Name: strings.Clone(a.Name), Type: dnsTypeName(a.Type), Data: strings.Clone(a.Data), TTL: a.TTL})
 	}
 	return out
 }

@@ -112,10 +112,7 @@ func (f *Flow) Release() {
 	if f.eng == nil {
 		return
 	}
-	for i := range f.st {
-		f.st[i].release(f.eng)
-		f.st[i].flags |= stStopped
-	}
+	f.stopBoth()
 	if f.parser != nil {
 		f.eng.freeParser(f.cand, f.parser)
 		f.parser = nil
@@ -264,20 +261,7 @@ func (f *Flow) tcpData(side int, seq uint32, payload []byte) {
 		f.note(noteWindow)
 		s.flags |= stSuspect
 	}
-	switch res {
-	case pushOverflow:
-		f.note(noteLimit)
-		f.stop(side)
-		return
-	case pushHoles:
-		f.note(noteHoles)
-		f.stop(side)
-		return
-	case pushBudget:
-		f.note(noteBudgetMem)
-		f.stop(side)
-		return
-	case pushNothing:
+	if f.limitStop(side, res) || res == pushNothing {
 		return
 	}
 	if f.state == StateDetected {
@@ -385,14 +369,27 @@ func (f *Flow) parseTCP(side int, data []byte, fromBuf bool) {
 			break
 		}
 	}
-	switch s.consumed(f.eng, data, fromBuf, total) {
+	f.limitStop(side, s.consumed(f.eng, data, fromBuf, total))
+}
+
+// limitStop stops side, with the note that says why, when r reports a
+// reassembly limit (pushOverflow, pushHoles, pushBudget), and reports
+// whether it did.
+func (f *Flow) limitStop(side int, r pushResult) bool {
+	var n engineNote
+	switch r {
 	case pushOverflow:
-		f.note(noteLimit)
-		f.stop(side)
+		n = noteLimit
+	case pushHoles:
+		n = noteHoles
 	case pushBudget:
-		f.note(noteBudgetMem)
-		f.stop(side)
+		n = noteBudgetMem
+	default:
+		return false
 	}
+	f.note(n)
+	f.stop(side)
+	return true
 }
 
 // parsePending hands a side's buffered bytes to the parser just chosen.
@@ -439,6 +436,11 @@ func (f *Flow) checkUnknown() {
 		}
 	}
 	f.state = StateUnknown
+	f.stopBoth()
+}
+
+// stopBoth ends inspection of both directions and frees their buffers.
+func (f *Flow) stopBoth() {
 	for i := range f.st {
 		f.st[i].release(f.eng)
 		f.st[i].flags |= stStopped

@@ -112,7 +112,7 @@ func (p *ftpParser) line(dir Dir, line []byte, sink Sink) error {
 			return fmt.Errorf("ftp: command line %.40q is not text", line)
 		}
 	case "USER":
-		p.t.req.User = appStr(args)
+		p.t.req.User = bstr(args)
 		if p.t.cmds.on {
 			p.user = string(args)
 		}
@@ -123,7 +123,7 @@ func (p *ftpParser) line(dir Dir, line []byte, sink Sink) error {
 	default:
 		for _, v := range ftpPathVerbs {
 			if cmd == v {
-				p.t.req.Path = appStr(args)
+				p.t.req.Path = bstr(args)
 				break
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // HTTP/1.0 and HTTP/1.1 (RFC 9112).
@@ -176,7 +177,6 @@ type httpLog struct {
 	reqs []httpRecord
 	grpc []grpcRecord
 	full bool
-	nreq int // requests seen (recorded or not)
 }
 
 func (l *httpLog) init(cfg *ParserConfig) {
@@ -192,7 +192,6 @@ func (l *httpLog) init(cfg *ParserConfig) {
 
 // request records r and returns its index, -1 when not recorded.
 func (l *httpLog) request(r *Request, sink Sink) int {
-	l.nreq++
 	if !l.on {
 		return -1
 	}
@@ -201,12 +200,12 @@ func (l *httpLog) request(r *Request, sink Sink) int {
 		return -1
 	}
 	l.reqs = append(l.reqs, httpRecord{
-		Method: cloneStr(r.Method), Host: cloneStr(r.Host), Path: cloneStr(r.Path),
-		UserAgent: cloneStr(r.UserAgent),
+		Method: strings.Clone(r.Method), Host: strings.Clone(r.Host), Path: strings.Clone(r.Path),
+		UserAgent: strings.Clone(r.UserAgent),
 	})
 	if r.App == GRPC {
 		if len(l.grpc) < l.max {
-			l.grpc = append(l.grpc, grpcRecord{Service: cloneStr(r.GRPCService), Method: cloneStr(r.GRPCMethod)})
+			l.grpc = append(l.grpc, grpcRecord{Service: strings.Clone(r.GRPCService), Method: strings.Clone(r.GRPCMethod)})
 		}
 	}
 	return len(l.reqs) - 1
@@ -250,14 +249,6 @@ func (l *httpLog) summary() any {
 		s["grpc"] = l.grpc
 	}
 	return s
-}
-
-// cloneStr copies s (which may alias a buffer) for keeping.
-func cloneStr(s string) string {
-	if s == "" {
-		return ""
-	}
-	return string([]byte(s))
 }
 
 // HTTP/1 direction states.

@@ -411,7 +411,7 @@ func (c *h2Conn) response(b *h2Block, sink Sink) {
 // a "+format" or parameters.
 func isGRPCContentType(ct string) bool {
 	const g = "application/grpc"
-	if len(ct) < len(g) || !appEqualFold(sbytes(ct[:len(g)]), g) {
+	if !appHasPrefixFold(sbytes(ct), g) {
 		return false
 	}
 	return len(ct) == len(g) || ct[len(g)] == '+' || ct[len(g)] == ';'

@@ -137,7 +137,7 @@ func (p *imapParser) line(dir Dir, line []byte, sink Sink) error {
 		user, _ := appFirstWord(args)
 		if !lit || len(user) > 0 && user[0] != '{' {
 			user = bytes.Trim(user, `"`)
-			p.t.req.User = appStr(user)
+			p.t.req.User = bstr(user)
 			if p.t.cmds.on {
 				p.user = string(user)
 			}

@@ -329,14 +329,14 @@ func (p *kafkaParser) topic(w *kafkaWalker, sink Sink) {
 			topic = name
 			break
 		}
-		topic = appStr(kafkaUUID(p.uuid[:0], w.id[:]))
+		topic = bstr(kafkaUUID(p.uuid[:0], w.id[:]))
 		if st == KafkaTopicConflict {
 			p.note(sink, 1<<1, NoteKafkaTopicConflict)
 		} else {
 			p.note(sink, 1<<0, NoteKafkaTopicUnresolved)
 		}
 	case w.nameLen >= 0:
-		topic = appStr(w.name[:w.nameLen])
+		topic = bstr(w.name[:w.nameLen])
 	default:
 		p.note(sink, 1<<5, NoteKafkaBadTopicName)
 	}
@@ -348,7 +348,7 @@ func (p *kafkaParser) topic(w *kafkaWalker, sink Sink) {
 
 func (p *kafkaParser) report(sink Sink, api, ver int16, topic string) {
 	p.req = Request{App: Kafka, Command: kafkaAPIs[api], Version: appItoa(int(ver)),
-		ClientID: appStr(p.clientID[:p.clientLen]), Topic: topic}
+		ClientID: bstr(p.clientID[:p.clientLen]), Topic: topic}
 	sink.Request(&p.req)
 }
 

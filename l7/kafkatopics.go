@@ -1,7 +1,6 @@
 package l7
 
 import (
-	"strings"
 	"sync"
 	"sync/atomic"
 )
@@ -129,7 +128,7 @@ func (k *KafkaTopics) Announce(id [16]byte, name []byte) bool {
 		delete(k.index, k.slots[slot].id)
 	}
 	s := &k.slots[slot]
-	s.id, s.name, s.conflict = id, strings.Clone(string(name)), false
+	s.id, s.name, s.conflict = id, string(name), false
 	s.ref.Store(false)
 	k.index[id] = int32(slot)
 	return true

@@ -210,7 +210,7 @@ func (p *mongoParser) request(op uint32, body []byte, sink Sink) {
 	if len(db) > mongoNameMax {
 		db = db[:mongoNameMax]
 	}
-	p.req = Request{App: MongoDB, Command: command, Database: appStr(db)}
+	p.req = Request{App: MongoDB, Command: command, Database: bstr(db)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		p.recs.add(sink, mongoSummary{Command: strings.Clone(command), Database: string(db), Op: opName})

@@ -175,7 +175,7 @@ func (p *mqttParser) client(typ byte, body []byte, sink Sink) error {
 		case 5:
 			version = "5.0"
 		}
-		p.req = Request{App: MQTT, Command: "CONNECT", ClientID: appStr(clientID), User: appStr(user), Version: version}
+		p.req = Request{App: MQTT, Command: "CONNECT", ClientID: bstr(clientID), User: bstr(user), Version: version}
 		sink.Request(&p.req)
 		if p.recs.on {
 			p.sum.Version, p.sum.ClientID, p.sum.User = version, string(clientID), string(user)
@@ -207,7 +207,7 @@ func (p *mqttParser) client(typ byte, body []byte, sink Sink) error {
 }
 
 func (p *mqttParser) report(sink Sink, cmd string, topic []byte) {
-	p.req = Request{App: MQTT, Command: cmd, Topic: appStr(topic)}
+	p.req = Request{App: MQTT, Command: cmd, Topic: bstr(topic)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		p.recs.add(sink, mqttSumEntry{Command: cmd, Topic: string(topic)})

@@ -191,7 +191,7 @@ func (p *mssqlParser) message(dir Dir, typ byte, body []byte, sink Sink) {
 	default:
 		cmd = "UNKNOWN"
 	}
-	p.req = Request{App: MSSQL, Command: cmd, User: appStr(user), Database: appStr(db), ClientID: appStr(app)}
+	p.req = Request{App: MSSQL, Command: cmd, User: bstr(user), Database: bstr(db), ClientID: bstr(app)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		if typ == tdsLogin7 {
@@ -218,7 +218,7 @@ func (p *mssqlParser) prelogin(b []byte) (version string, encryption string) {
 			p.buf.itoa(int64(v[1]))
 			p.buf.join([]byte{'.'})
 			p.buf.itoa(int64(binary.BigEndian.Uint16(v[2:])))
-			version = appStr(p.buf.b[start:p.buf.n])
+			version = bstr(p.buf.b[start:p.buf.n])
 		case tok == 1 && n >= 1 && int(v[0]) < len(tdsEncryption):
 			encryption = tdsEncryption[v[0]]
 		}

@@ -247,7 +247,7 @@ func (p *mysqlParser) client(seq byte, pl []byte, sink Sink) error {
 			entry.Database = string(p.db[:p.dbLen])
 		}
 	}
-	p.req = Request{App: MySQL, Command: command, User: appStr(p.user[:p.userLen]), Database: appStr(p.db[:p.dbLen])}
+	p.req = Request{App: MySQL, Command: command, User: bstr(p.user[:p.userLen]), Database: bstr(p.db[:p.dbLen])}
 	sink.Request(&p.req)
 	if p.cmds.on {
 		entry.Statement = strings.Clone(entry.Statement)
@@ -282,7 +282,7 @@ func (p *mysqlParser) handshakeResponse(caps uint32, b []byte, sink Sink) {
 		db, _ := mysqlCString(b)
 		p.dbLen = copy(p.db[:], db)
 	}
-	p.req = Request{App: MySQL, Command: "CONNECT", User: appStr(p.user[:p.userLen]), Database: appStr(p.db[:p.dbLen])}
+	p.req = Request{App: MySQL, Command: "CONNECT", User: bstr(p.user[:p.userLen]), Database: bstr(p.db[:p.dbLen])}
 	sink.Request(&p.req)
 	if p.summary {
 		p.sum.User = string(p.user[:p.userLen])
@@ -305,7 +305,7 @@ func (p *mysqlParser) server(seq byte, pl []byte, sink Sink) {
 	case p.phase == mysqlHandshake && seq == 0:
 		if pl[0] == 10 {
 			v, _ := mysqlCString(pl[1:])
-			p.resp = Response{App: MySQL, Status: -1, Version: appStr(v)}
+			p.resp = Response{App: MySQL, Status: -1, Version: bstr(v)}
 			sink.Response(&p.resp)
 			if p.summary {
 				p.sum.ServerVersion = string(v)

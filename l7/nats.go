@@ -124,7 +124,7 @@ func (p *natsParser) client(verb string, args []byte, sink Sink) error {
 		user := appJSONString(args, "user")
 		name := appJSONString(args, "name")
 		ver := appJSONString(args, "version")
-		p.req = Request{App: NATS, Command: verb, User: appStr(user), ClientID: appStr(name), Version: appStr(ver)}
+		p.req = Request{App: NATS, Command: verb, User: bstr(user), ClientID: bstr(name), Version: bstr(ver)}
 		sink.Request(&p.req)
 		if p.recs.on {
 			p.sum.User, p.sum.ClientName, p.sum.ClientVersion = string(user), string(name), string(ver)
@@ -145,7 +145,7 @@ func (p *natsParser) client(verb string, args []byte, sink Sink) error {
 	default:
 		return fmt.Errorf("nats: unknown client verb %.20q", verb)
 	}
-	p.req = Request{App: NATS, Command: verb, Topic: appStr(subject)}
+	p.req = Request{App: NATS, Command: verb, Topic: bstr(subject)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		p.recs.add(sink, natsSumEntry{Command: strings.Clone(verb), Subject: string(subject)})
@@ -157,7 +157,7 @@ func (p *natsParser) server(verb string, args []byte, sink Sink) error {
 	switch verb {
 	case "INFO":
 		ver := appJSONString(args, "version")
-		p.resp = Response{App: NATS, Status: -1, Version: appStr(ver)}
+		p.resp = Response{App: NATS, Status: -1, Version: bstr(ver)}
 		sink.Response(&p.resp)
 		if p.recs.on {
 			p.sum.ServerVersion = string(ver)

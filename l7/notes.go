@@ -7,7 +7,7 @@ const (
 	// bytes buffered (one message larger than the limit, or out-of-order
 	// data beyond it); the engine stopped inspecting that direction.
 	NoteReassemblyLimit = "reassembly limit reached"
-	// NoteTooManyHoles: out-of-order data left more than MaxHoles gaps in a
+	// NoteTooManyHoles: out-of-order data left more than 8 separate runs in a
 	// direction's buffer; the engine stopped inspecting that direction.
 	NoteTooManyHoles = "reassembly: too many out-of-order segments"
 	// NoteConflictingOverlap: a retransmitted or overlapping segment carried

@@ -90,7 +90,7 @@ func (p *pop3Parser) line(dir Dir, line []byte, sink Sink) error {
 	case "LIST", "UIDL":
 		multi = len(args) == 0
 	case "USER":
-		p.t.req.User = appStr(args)
+		p.t.req.User = bstr(args)
 		if p.t.cmds.on {
 			p.user = string(args)
 		}

@@ -235,8 +235,8 @@ func (p *pgParser) startupMessage(msg []byte, sink Sink) error {
 	if p.dbLen == 0 { // the server defaults the database to the user name
 		p.dbLen = copy(p.db[:], p.user[:p.userLen])
 	}
-	p.req = Request{App: PostgreSQL, Command: "STARTUP", User: appStr(p.user[:p.userLen]),
-		Database: appStr(p.db[:p.dbLen]), ClientID: appStr(p.app[:p.appLen])}
+	p.req = Request{App: PostgreSQL, Command: "STARTUP", User: bstr(p.user[:p.userLen]),
+		Database: bstr(p.db[:p.dbLen]), ClientID: bstr(p.app[:p.appLen])}
 	sink.Request(&p.req)
 	if p.summary {
 		p.sum.User = string(p.user[:p.userLen])
@@ -270,8 +270,8 @@ func (p *pgParser) clientMessage(typ byte, body []byte, sink Sink) {
 }
 
 func (p *pgParser) report(sink Sink, cmd string) {
-	p.req = Request{App: PostgreSQL, Command: cmd, User: appStr(p.user[:p.userLen]),
-		Database: appStr(p.db[:p.dbLen]), ClientID: appStr(p.app[:p.appLen])}
+	p.req = Request{App: PostgreSQL, Command: cmd, User: bstr(p.user[:p.userLen]),
+		Database: bstr(p.db[:p.dbLen]), ClientID: bstr(p.app[:p.appLen])}
 	sink.Request(&p.req)
 }
 

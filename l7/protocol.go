@@ -147,7 +147,8 @@ type ParserConfig struct {
 	// reports through the Sink only.
 	Summaries bool
 	// MaxRecords caps the list entries a Summary keeps (requests, queries,
-	// commands…); beyond it the parser notes "records truncated" once.
+	// commands…; zero means 256); beyond it the parser notes "records
+	// truncated" once.
 	MaxRecords int
 	// KafkaTopics resolves the topic ids of modern Kafka requests to names
 	// learnt from the Metadata responses of every Kafka flow (see

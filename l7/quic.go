@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 )
 
 // QUIC (RFC 9000) version 1, version 2 (RFC 9369) and the late drafts.
@@ -628,10 +629,10 @@ func (p *quicParser) crypto(dir Dir, s *quicSide, off uint64, data []byte, sink 
 		r.Host = bstr(normHost(p.ch.sni, &p.scratch))
 		if p.summaries {
 			sum := p.summary()
-			sum.Version, sum.SNI, sum.JA4 = r.Version, cloneStr(r.Host), cloneStr(r.JA4)
+			sum.Version, sum.SNI, sum.JA4 = r.Version, strings.Clone(r.Host), strings.Clone(r.JA4)
 			sum.ALPN = nil
 			for _, a := range r.ALPN {
-				sum.ALPN = append(sum.ALPN, cloneStr(a))
+				sum.ALPN = append(sum.ALPN, strings.Clone(a))
 			}
 		}
 		sink.Request(r)

@@ -108,14 +108,14 @@ func (p *sshParser) banner(dir Dir, line []byte, sink Sink) {
 		proto, software = proto[:i], proto[i+1:]
 	}
 	if dir == FromClient {
-		p.req = Request{App: SSH, Command: "BANNER", Version: appStr(proto), UserAgent: appStr(software)}
+		p.req = Request{App: SSH, Command: "BANNER", Version: bstr(proto), UserAgent: bstr(software)}
 		sink.Request(&p.req)
 		if p.cfg.Summaries {
 			p.sum.Client = string(line)
 		}
 		return
 	}
-	p.resp = Response{App: SSH, Status: -1, Version: appStr(proto)}
+	p.resp = Response{App: SSH, Status: -1, Version: bstr(proto)}
 	sink.Response(&p.resp)
 	if p.cfg.Summaries {
 		p.sum.Server = string(line)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // TLS over TCP (RFC 8446, RFC 5246).
@@ -208,13 +209,13 @@ func (p *tlsParser) hello(dir Dir, msg []byte, sink Sink) error {
 		r.Host = bstr(normHost(p.ch.sni, &p.scratch))
 		if p.summaries {
 			s := p.summary()
-			s.SNI, s.JA4 = cloneStr(r.Host), cloneStr(r.JA4)
+			s.SNI, s.JA4 = strings.Clone(r.Host), strings.Clone(r.JA4)
 			if s.Version == "" {
 				s.Version = r.Version
 			}
 			s.ALPN = nil
 			for _, a := range r.ALPN {
-				s.ALPN = append(s.ALPN, cloneStr(a))
+				s.ALPN = append(s.ALPN, strings.Clone(a))
 			}
 			s.Versions = make([]string, len(p.ch.versions))
 			for i, v := range p.ch.versions {

@@ -209,7 +209,7 @@ func (p *zkParser) frame(dir Dir, msg []byte, sink Sink) error {
 }
 
 func (p *zkParser) report(sink Sink, cmd string, path []byte) {
-	p.req = Request{App: ZooKeeper, Command: cmd, Path: appStr(path)}
+	p.req = Request{App: ZooKeeper, Command: cmd, Path: bstr(path)}
 	sink.Request(&p.req)
 	if p.recs.on {
 		p.recs.add(sink, zkSumEntry{Op: strings.Clone(cmd), Path: string(path)})

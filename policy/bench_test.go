@@ -278,7 +278,11 @@ func TestDenseShape(t *testing.T) {
 		t.Errorf("source groups %v: want its own, all, tier-web and a team", got)
 	}
 	c := plan.c
-	b := &c.buckets[c.pairs[pairKey(c.byName["tier-web"], c.byName["tier-data"])]]
+	bi, ok := bucketOf(c.out[c.byName["tier-web"]], c.byName["tier-data"])
+	if !ok {
+		t.Fatal("dense policy has no tier-web -> tier-data pair")
+	}
+	b := &c.buckets[bi]
 	if len(b.rules) != densePairRules || b.byPort == nil || len(b.wide) == 0 {
 		t.Errorf("dense pair: %d rules, indexed %v, %d outside the index", len(b.rules), b.byPort != nil, len(b.wide))
 	}

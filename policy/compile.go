@@ -33,7 +33,6 @@ type core struct {
 	fqdnExact   map[string][]int32
 	fqdnWild    []fqdnWild
 	rules       []crule
-	pairs       map[uint64]int32 // (from group, to group) -> index into buckets
 	// out[g] lists, sorted by destination group, the buckets of the pairs
 	// whose source group is g: Evaluate looks pairs up there (a few
 	// comparisons on a short slice) rather than hashing every (source
@@ -96,6 +95,33 @@ type cattr struct {
 	glob *Glob
 }
 
+// compileAttr parses pattern s the way attribute a's patterns are written.
+func compileAttr(a Attr, s string) (cattr, error) {
+	ca := cattr{attr: a}
+	var err error
+	switch attrs[a].pattern {
+	case patPath:
+		ca.path, err = ParsePathPattern(s)
+	case patDNS:
+		ca.dns, err = ParseDNSPattern(s)
+	default:
+		ca.glob, err = ParseGlob(s, attrs[a].pattern == patGlobFold)
+	}
+	return ca, err
+}
+
+// String returns the pattern in its normal form.
+func (a *cattr) String() string {
+	switch {
+	case a.path != nil:
+		return a.path.String()
+	case a.dns != nil:
+		return a.dns.String()
+	default:
+		return a.glob.String()
+	}
+}
+
 func (a *cattr) match(v string) bool {
 	switch {
 	case a.path != nil:
@@ -130,7 +156,6 @@ func Compile(pol *Policy) (*Plan, error) {
 		pol:       pol,
 		byName:    map[string]int32{},
 		fqdnExact: map[string][]int32{},
-		pairs:     map[uint64]int32{},
 	}
 	p := &Plan{c: c, def: pol.EffectiveDefaultMode()}
 	for i := range pol.Groups {
@@ -175,6 +200,7 @@ func Compile(pol *Policy) (*Plan, error) {
 		c.groups = append(c.groups, cgroup{name: b.name, kind: GroupBuiltin})
 		p.modes = append(p.modes, ModeUnset)
 	}
+	pairs := map[uint64]int32{} // (from group, to group) -> index into buckets
 	for i := range pol.Rules {
 		r := &pol.Rules[i]
 		from, ok1 := c.byName[r.From]
@@ -189,10 +215,10 @@ func Compile(pol *Policy) (*Plan, error) {
 		ri := int32(len(c.rules))
 		c.rules = append(c.rules, cr)
 		k := pairKey(from, to)
-		bi, ok := c.pairs[k]
+		bi, ok := pairs[k]
 		if !ok {
 			bi = int32(len(c.buckets))
-			c.pairs[k] = bi
+			pairs[k] = bi
 			c.buckets = append(c.buckets, bucket{})
 		}
 		c.buckets[bi].rules = append(c.buckets[bi].rules, ri)
@@ -201,7 +227,7 @@ func Compile(pol *Policy) (*Plan, error) {
 		c.buckets[i].index(c.rules)
 	}
 	c.out = make([][]pairRef, len(c.groups))
-	for k, bi := range c.pairs {
+	for k, bi := range pairs {
 		from := int32(k >> 32)
 		c.out[from] = append(c.out[from], pairRef{to: int32(uint32(k)), bucket: bi})
 	}
@@ -230,16 +256,7 @@ func compileRule(r *Rule) (crule, error) {
 			if v == "" {
 				continue
 			}
-			ca := cattr{attr: f.Attr}
-			var err error
-			switch attrs[f.Attr].pattern {
-			case patPath:
-				ca.path, err = ParsePathPattern(v)
-			case patDNS:
-				ca.dns, err = ParseDNSPattern(v)
-			default:
-				ca.glob, err = ParseGlob(v, attrs[f.Attr].pattern == patGlobFold)
-			}
+			ca, err := compileAttr(f.Attr, v)
 			if err != nil {
 				return crule{}, fmt.Errorf("%s %s: %w", r.Kind, f.Key, err)
 			}

@@ -3,6 +3,7 @@ package policy
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ func (d *decoder) mapping(n *yaml.Node, path string, keys []string, handle func(
 		switch {
 		case k.Kind != yaml.ScalarNode:
 			d.fail(k, path, "mapping keys must be strings")
-		case !contains(keys, k.Value):
+		case !slices.Contains(keys, k.Value):
 			d.fail(k, field, "unknown field (known: %s)", strings.Join(keys, ", "))
 		case seen[k.Value]:
 			d.fail(k, field, "repeated field")
@@ -687,24 +688,9 @@ func (d *decoder) conditions(k L7Kind, n *yaml.Node, path string) []L7Match {
 // checkPattern validates a pattern for attribute a and returns its
 // normalised text.
 func checkPattern(a Attr, s string) (string, error) {
-	switch attrs[a].pattern {
-	case patPath:
-		p, err := ParsePathPattern(s)
-		if err != nil {
-			return "", err
-		}
-		return p.String(), nil
-	case patDNS:
-		p, err := ParseDNSPattern(s)
-		if err != nil {
-			return "", err
-		}
-		return p.String(), nil
-	default:
-		g, err := ParseGlob(s, attrs[a].pattern == patGlobFold)
-		if err != nil {
-			return "", err
-		}
-		return g.String(), nil
+	ca, err := compileAttr(a, s)
+	if err != nil {
+		return "", err
 	}
+	return ca.String(), nil
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -49,7 +50,7 @@ type Workload struct {
 // only local endpoints' groups decide a flow's mode. Labels are copied.
 func (p *Plan) Workload(w Workload, local bool) Endpoint {
 	c := p.c
-	info := &endpointInfo{c: c, local: local, label: w.Name, kind: epWorkload, name: w.Name, labels: cloneLabels(w.Labels)}
+	info := &endpointInfo{c: c, local: local, label: w.Name, kind: epWorkload, name: w.Name, labels: maps.Clone(w.Labels)}
 	for _, gi := range c.selectors {
 		if c.groups[gi].sel.Matches(w.Name, w.Labels) {
 			info.groups = append(info.groups, gi)
@@ -62,17 +63,6 @@ func (p *Plan) Workload(w Workload, local bool) Endpoint {
 		info.label += " (" + p.groupList(info.groups) + ")"
 	}
 	return Endpoint{info}
-}
-
-func cloneLabels(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
 
 // Addr classifies an address outside the known workloads: the CIDR groups

@@ -219,18 +219,9 @@ func CompareMatches(k L7Kind, a, b *L7Match) int {
 // that matches the text s itself. Generators use it to check that a value
 // seen can be written as a condition that allows it.
 func PatternMatchesItself(a Attr, s string) bool {
-	norm, err := checkPattern(a, s)
-	if err != nil || norm != s && attrs[a].pattern != patGlobFold {
+	m, err := compileAttr(a, s)
+	if err != nil || m.String() != s && attrs[a].pattern != patGlobFold {
 		return false
 	}
-	m := cattr{attr: a}
-	switch attrs[a].pattern {
-	case patPath:
-		m.path, err = ParsePathPattern(s)
-	case patDNS:
-		m.dns, err = ParseDNSPattern(s)
-	default:
-		m.glob, err = ParseGlob(s, attrs[a].pattern == patGlobFold)
-	}
-	return err == nil && m.match(s)
+	return m.match(s)
 }

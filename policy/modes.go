@@ -25,11 +25,11 @@ type GroupMode struct {
 // WithMode returns a plan that runs workload group group in mode m. The
 // result shares the compiled rules with p; p is unchanged.
 func (p *Plan) WithMode(group string, m Mode) (*Plan, error) {
-	gi, ok := p.c.byName[group]
-	if !ok || p.c.groups[gi].kind != GroupSelector {
+	gi, ok := p.workloadGroup(group)
+	if !ok {
 		return nil, fmt.Errorf("policy: set mode of %q: no such workload group", group)
 	}
-	if m == ModeUnset || m > ModeProtect {
+	if !m.settable() {
 		return nil, fmt.Errorf("policy: set mode of %q: bad mode %v", group, m)
 	}
 	q := p.clone()
@@ -40,7 +40,7 @@ func (p *Plan) WithMode(group string, m Mode) (*Plan, error) {
 
 // WithDefaultMode returns a plan whose default mode is m.
 func (p *Plan) WithDefaultMode(m Mode) (*Plan, error) {
-	if m == ModeUnset || m > ModeProtect {
+	if !m.settable() {
 		return nil, fmt.Errorf("policy: set default mode: bad mode %v", m)
 	}
 	q := p.clone()
@@ -59,8 +59,8 @@ func (p *Plan) WithOverrides(o Overrides) (*Plan, []string) {
 		q.def, q.overrides.Default = o.Default, o.Default
 	}
 	for g, m := range o.Groups {
-		gi, ok := q.c.byName[g]
-		if !ok || q.c.groups[gi].kind != GroupSelector || m == ModeUnset || m > ModeProtect {
+		gi, ok := q.workloadGroup(g)
+		if !ok || !m.settable() {
 			unknown = append(unknown, g)
 			continue
 		}
@@ -70,6 +70,16 @@ func (p *Plan) WithOverrides(o Overrides) (*Plan, []string) {
 	sort.Strings(unknown)
 	return q, unknown
 }
+
+// workloadGroup returns the index of the workload (selector) group named
+// name.
+func (p *Plan) workloadGroup(name string) (int32, bool) {
+	gi, ok := p.c.byName[name]
+	return gi, ok && p.c.groups[gi].kind == GroupSelector
+}
+
+// settable reports whether m is a mode a group can be set to.
+func (m Mode) settable() bool { return m >= ModeLearn && m <= ModeProtect }
 
 func (p *Plan) clone() *Plan {
 	q := *p
@@ -91,8 +101,8 @@ func (p *Plan) DefaultMode() Mode { return p.def }
 
 // Mode returns the mode in force for a workload group.
 func (p *Plan) Mode(group string) (Mode, bool) {
-	gi, ok := p.c.byName[group]
-	if !ok || p.c.groups[gi].kind != GroupSelector {
+	gi, ok := p.workloadGroup(group)
+	if !ok {
 		return ModeUnset, false
 	}
 	if m := p.modes[gi]; m != ModeUnset {

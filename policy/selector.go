@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -55,11 +56,11 @@ func (s *Selector) Matches(name string, labels map[string]string) bool {
 		v, ok := get(r.Key)
 		switch r.Operator {
 		case OpIn:
-			if !ok || !contains(r.Values, v) {
+			if !ok || !slices.Contains(r.Values, v) {
 				return false
 			}
 		case OpNotIn:
-			if ok && contains(r.Values, v) {
+			if ok && slices.Contains(r.Values, v) {
 				return false
 			}
 		case OpExists:
@@ -75,15 +76,6 @@ func (s *Selector) Matches(name string, labels map[string]string) bool {
 		}
 	}
 	return true
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // String renders the selector as "k=v,k2 in (a,b),!k3", sorted.

@@ -294,6 +294,11 @@ func (c *conn) send(fromClient bool, flags dataplane.TCPFlags, payload string) d
 	c.delivered++
 	h.queued++
 	v := h.d.Decide(p)
+	// The dataplane reads the next packet into the same buffer: whatever
+	// the Decider keeps of this one must be a copy.
+	for i := range p.Payload {
+		p.Payload[i] = '#'
+	}
 	switch v {
 	case dataplane.Allow:
 		h.connmrk[k] = dataplane.ConnAllowed

@@ -83,6 +83,16 @@ func (d *Decider) acquire(f *flowtable.Flow) *inspection {
 	return ins
 }
 
+// attach gives x's flow inspection state with x's endpoints cached in it;
+// false when MaxInspections flows are inspected already.
+func (d *Decider) attach(x *pkt) bool {
+	if x.ins = d.acquire(x.f); x.ins == nil {
+		return false
+	}
+	x.ins.src, x.ins.dst, x.ins.gen = x.src, x.dst, x.st.gen
+	return true
+}
+
 // release gives f's inspection state back to the pool.
 func (d *Decider) release(f *flowtable.Flow) {
 	ins := slot(f)
@@ -134,11 +144,8 @@ func (d *Decider) handshake(x *pkt) {
 		d.release(f)
 		x.ins = nil
 	case p.TCPFlags&dataplane.TCPSyn != 0:
-		if x.ins == nil {
-			if x.ins = d.acquire(f); x.ins == nil {
-				return
-			}
-			x.ins.src, x.ins.dst, x.ins.gen = x.src, x.dst, x.st.gen
+		if x.ins == nil && !d.attach(x) {
+			return
 		}
 		d.startL7(x.ins, f, x.now, false)
 		x.ins.l7.SetISN(l7.Dir(x.dir), p.Seq)

@@ -2,7 +2,6 @@ package decide
 
 import (
 	"hash/maphash"
-	"strings"
 
 	"bulkhead.dev/bulkhead/agent/events"
 	"bulkhead.dev/bulkhead/agent/flowtable"
@@ -53,8 +52,9 @@ func (d *Decider) learnRequest(x *pkt, app l7.App, r *l7.Request) {
 		x.ins.seen[0] = hashValues(&vals)
 	}
 	f.Flags |= flagLearned
-	owned := ownRequest(r)
-	d.observe(x, app, &owned)
+	// The graph copies the values it keeps, and eventL7 what the event
+	// keeps: r may point into the packet.
+	d.observe(x, app, r)
 }
 
 func hashValues(v *learn.Values) uint64 {
@@ -65,17 +65,6 @@ func hashValues(v *learn.Values) uint64 {
 		h.WriteByte(0)
 	}
 	return h.Sum64()
-}
-
-// ownRequest copies the attributes the learned graph keeps, so that they
-// outlive the packet.
-func ownRequest(r *l7.Request) l7.Request {
-	return l7.Request{
-		App: r.App, Method: strings.Clone(r.Method), Host: strings.Clone(r.Host), Path: strings.Clone(r.Path),
-		GRPCService: strings.Clone(r.GRPCService), GRPCMethod: strings.Clone(r.GRPCMethod), QType: r.QType,
-		Command: strings.Clone(r.Command), User: strings.Clone(r.User), Database: strings.Clone(r.Database),
-		Topic: strings.Clone(r.Topic), ClientID: strings.Clone(r.ClientID),
-	}
 }
 
 // observe adds the flow to the graph and reports a new edge.

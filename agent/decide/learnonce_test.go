@@ -82,3 +82,25 @@ func TestLearnEveryRequest(t *testing.T) {
 		})
 	}
 }
+
+// TestLearnedValuesOutliveThePacket: the learned graph keeps a request's
+// values after its packet's buffer is reused (the harness overwrites every
+// payload once decided), also when a later connection repeats them.
+func TestLearnedValuesOutliveThePacket(t *testing.T) {
+	h := newHarness(t, shopPolicy, learnM)
+	for range 2 {
+		web := h.tcp(frontend4, api4, 8080)
+		web.handshake()
+		web.request(get("/users/1"))
+		db := h.tcp(api4, db4, 6379)
+		db.handshake()
+		db.request("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n")
+	}
+	want := []string{
+		`api→db tcp/6379 redis {"command":"GET","count":2}`,
+		`frontend→api tcp/8080 http {"method":"GET","path":"/users/{id}","host":"api","count":2}`,
+	}
+	if diff := cmp.Diff(want, h.edges()); diff != "" {
+		t.Errorf("learned edges (-want +got):\n%s", diff)
+	}
+}

@@ -217,13 +217,9 @@ func closing(p *dataplane.Packet) bool {
 // false when no inspection state is available (MaxInspections).
 func (d *Decider) inspect(x *pkt) bool {
 	f, p := x.f, x.p
-	if x.ins == nil {
-		x.ins = d.acquire(f)
-		if x.ins == nil {
-			d.stats.inspectLimit.Add(1)
-			return false
-		}
-		x.ins.src, x.ins.dst, x.ins.gen = x.src, x.dst, x.st.gen
+	if x.ins == nil && !d.attach(x) {
+		d.stats.inspectLimit.Add(1)
+		return false
 	}
 	ins := x.ins
 	if len(p.Payload) > 0 {

@@ -134,7 +134,7 @@ func (d *Decider) conclude(x *pkt, dec policy.Decision) dataplane.Verdict {
 		if dec.PerRequest && moreRequests(x.ins) {
 			v = flowtable.Inspect
 		}
-		d.report(x, &dec, nil, "", verdictName(v))
+		d.report(x, &dec, nil, "", v.String())
 		return d.settle(x, v, &dec, metrics.EdgeReported)
 	}
 	return dataplane.Accept // Pending: not final
@@ -231,5 +231,3 @@ func record(f *flowtable.Flow, v flowtable.Verdict, dec *policy.Decision) {
 		f.Rule = dec.Rule
 	}
 }
-
-func verdictName(v flowtable.Verdict) string { return v.String() }

@@ -3,7 +3,6 @@ package flowtable
 import (
 	"net/netip"
 	"strconv"
-	"time"
 
 	"bulkhead.dev/bulkhead/agent/identity"
 	"bulkhead.dev/bulkhead/agent/modes"
@@ -114,9 +113,6 @@ func (f *Flow) Server() netip.AddrPort {
 	}
 	return b
 }
-
-// Age returns how long the flow has existed at now.
-func (f *Flow) Age(now time.Time) time.Duration { return time.Duration(now.UnixNano() - f.Created) }
 
 // class picks a flow's idle timeout and eviction list.
 type class uint8

@@ -33,11 +33,6 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// IsWorkload reports whether identities of this kind are workloads that
-// policies select by labels (Local, Cluster); the others are addresses
-// (policies match them by CIDR, FQDN or the built-in groups).
-func (k Kind) IsWorkload() bool { return k == Local || k == Cluster }
-
 // Names of the built-in identities.
 const (
 	WorldName = "world"

@@ -270,12 +270,7 @@ func (s *Store) moveAside(p string) (string, error) {
 
 // Save writes every item whose generation changed (or that has none), and
 // returns the errors joined.
-func (s *Store) Save() error { return s.save(false) }
-
-// SaveAll writes every item whatever its generation.
-func (s *Store) SaveAll() error { return s.save(true) }
-
-func (s *Store) save(all bool) error {
+func (s *Store) Save() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var errs []error
@@ -283,7 +278,7 @@ func (s *Store) save(all bool) error {
 		var gen uint64
 		if e.Generation != nil {
 			gen = e.Generation()
-			if !all && e.saved && gen == e.savedGen {
+			if e.saved && gen == e.savedGen {
 				continue
 			}
 		}

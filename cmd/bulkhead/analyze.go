@@ -35,7 +35,7 @@ func runAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	idle := fs.Duration("idle-timeout", capture.DefaultIdleTimeout, "finish a flow idle this long (capture time)")
 	maxBuf := fs.Int("max-buffer", l7.DefaultMaxBuffer, "TCP reassembly limit per direction, in bytes")
 	maxBufTotal := fs.Int64("max-buffer-total", capture.DefaultMaxBufferTotal, "TCP reassembly buffers of all flows together, in bytes")
-	verbose := fs.Bool("v", false, "log input oddities to stderr")
+	verbose := fs.Bool("v", false, "log input oddities and each file's packet counts (not IP, malformed, fragments, evicted flows) to stderr")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -141,6 +141,10 @@ func analyzeFile(ctx context.Context, name, format string, opts capture.Options,
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
 	}
+	opts.Logger.Debug("capture read", "file", name, "packets", stats.Packets, "bytes", stats.Bytes,
+		"flows", stats.Flows, "not_ip", stats.NotIP, "malformed", stats.Malformed,
+		"fragments", stats.Fragments, "reassembled", stats.Reassembled,
+		"fragments_dropped", stats.FragmentsDropped, "evicted", stats.Evicted)
 	return nil
 }
 

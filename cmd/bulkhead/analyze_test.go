@@ -164,6 +164,32 @@ func TestAnalyzeBadFiles(t *testing.T) {
 	}
 }
 
+// TestAnalyzeVerbose: -v adds, per file, one line of what was read (packets,
+// flows, what was not IP or was malformed…) to stderr; stdout is the same.
+func TestAnalyzeVerbose(t *testing.T) {
+	files := []string{filepath.Join(analyzeCaptures, "dns-udp.pcap"), filepath.Join(analyzeCaptures, "redis.pcap")}
+	code, stdout, stderr := runAnalyzeCmd(t, append([]string{"-v"}, files...)...)
+	if code != 0 {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if diff := cmp.Diff(readGolden(t, "dns-udp")+readGolden(t, "redis"), stdout); diff != "" {
+		t.Errorf("stdout (-want +got):\n%s", diff)
+	}
+	lines := strings.Split(strings.TrimSuffix(stderr, "\n"), "\n")
+	if len(lines) != len(files) {
+		t.Fatalf("stderr has %d lines, want %d:\n%s", len(lines), len(files), stderr)
+	}
+	// dns-udp.pcap: 10 packets, 5 flows (its golden has one line per flow).
+	want := `level=DEBUG msg="capture read" file=` + files[0] +
+		" packets=10 bytes=1165 flows=5 not_ip=0 malformed=0 fragments=0 reassembled=0 fragments_dropped=0 evicted=0"
+	if !strings.HasSuffix(lines[0], want) {
+		t.Errorf("first line %q, want it to end with %q", lines[0], want)
+	}
+	if !strings.Contains(lines[1], "file="+files[1]+" packets=") {
+		t.Errorf("second line %q does not name %s", lines[1], files[1])
+	}
+}
+
 // TestAnalyzeSeveralFiles: the flows of several captures are printed file
 // after file, in the order given.
 func TestAnalyzeSeveralFiles(t *testing.T) {

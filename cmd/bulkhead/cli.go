@@ -45,14 +45,21 @@ type clientFlags struct {
 func newClientFlags(name string, stderr io.Writer) (*flag.FlagSet, *clientFlags) {
 	fs := newFlagSet(name, stderr)
 	cf := &clientFlags{}
+	cf.addAPIFlags(fs)
+	fs.BoolVar(&cf.json, "json", false, "print JSON for scripts")
+	return fs, cf
+}
+
+// addAPIFlags defines --api (default: env BULKHEAD_API, else the default
+// socket) and --timeout on fs: the flags of every command that asks the
+// agent.
+func (cf *clientFlags) addAPIFlags(fs *flag.FlagSet) {
 	def := os.Getenv("BULKHEAD_API")
 	if def == "" {
 		def = api.DefaultSocket
 	}
 	fs.StringVar(&cf.api, "api", def, "the agent's API: a unix socket path or host:port (env BULKHEAD_API)")
-	fs.BoolVar(&cf.json, "json", false, "print JSON for scripts")
-	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "give up after this long")
-	return fs, cf
+	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "give up on the agent after this long")
 }
 
 func (cf *clientFlags) client() (*api.Client, error) {

@@ -156,9 +156,7 @@ func runDataplane(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return fmt.Errorf("container discovery: %w", err)
 	}
 	for _, c := range w.Containers() {
-		if err := dp.Attach(ctx, dataplane.VethOf(c)); err != nil {
-			log.Warn("dataplane: cannot attach container", "veth", c.HostIf, "err", err)
-		}
+		dp.HandleEvent(ctx, netns.Event{Type: netns.Added, Container: c})
 	}
 	if err := dp.Start(ctx); err != nil {
 		return errors.Join(err, w.Close(), dp.Close())

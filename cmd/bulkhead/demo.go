@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
+	"bulkhead.dev/bulkhead/testenv"
 	"bulkhead.dev/bulkhead/testenv/scenario"
 )
 
@@ -41,7 +42,7 @@ func runDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if demoEUID() != 0 {
 		return errors.New("the demo builds network namespaces and runs the agent, which manages iptables rules inside them: run it as root (sudo make demo)")
 	}
-	if existing := testbedNamespaces(*name); len(existing) > 0 {
+	if existing := testenv.BedNamespaces(*name); len(existing) > 0 {
 		return fmt.Errorf("a test bed %q already exists (%s); remove it with: bulkhead testenv down --name %s", *name, strings.Join(existing, ", "), *name)
 	}
 	self, err := os.Executable()

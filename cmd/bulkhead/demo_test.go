@@ -73,7 +73,7 @@ func TestDemo(t *testing.T) {
 			<-exited
 		}
 		// If the demo died without cleaning up, do it for it.
-		if nss := testbedNamespaces(name); len(nss) > 0 {
+		if nss := testenv.BedNamespaces(name); len(nss) > 0 {
 			exec.Command(bin, "testenv", "down", "--name", name).Run()
 			t.Errorf("the demo left namespaces behind: %v", nss)
 		}

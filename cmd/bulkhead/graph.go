@@ -6,9 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-	"time"
 
 	"bulkhead.dev/bulkhead/agent/api"
 	"bulkhead.dev/bulkhead/l7"
@@ -40,12 +38,8 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	out := fs.String("o", "", "write to this file instead of standard output")
 	var files fileList
 	fs.Var(&files, "file", "draw this graph file instead of asking the agent (repeatable; several are merged): a saved graph, a graph with verdicts, or the agent's state file graph.json")
-	defAPI := os.Getenv("BULKHEAD_API")
-	if defAPI == "" {
-		defAPI = api.DefaultSocket
-	}
-	apiAddr := fs.String("api", defAPI, "the agent's API: a unix socket path or host:port (env BULKHEAD_API)")
-	timeout := fs.Duration("timeout", 10*time.Second, "give up on the agent after this long")
+	var cf clientFlags
+	cf.addAPIFlags(fs)
 	var opt graphview.Options
 	fs.StringVar(&opt.Workload, "workload", "", "only the edges of this workload")
 	apps := fs.String("app", "", "only these apps, comma-separated (http, dns, redis…)")
@@ -80,7 +74,7 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return usagef("--format %s writes a picture: give -o FILE or redirect standard output", f)
 	}
 
-	in, err := graphInput(ctx, files, *apiAddr, *timeout)
+	in, err := graphInput(ctx, files, &cf)
 	if err != nil {
 		return err
 	}
@@ -97,7 +91,7 @@ func runGraph(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 // graphInput reads and merges the graph files, or asks the agent when there
 // are none.
-func graphInput(ctx context.Context, files []string, apiAddr string, timeout time.Duration) (graphview.Input, error) {
+func graphInput(ctx context.Context, files []string, cf *clientFlags) (graphview.Input, error) {
 	if len(files) > 0 {
 		ins := make([]graphview.Input, 0, len(files))
 		for _, name := range files {
@@ -109,22 +103,19 @@ func graphInput(ctx context.Context, files []string, apiAddr string, timeout tim
 		}
 		return graphview.MergeInputs(0, ins...), nil
 	}
-	c, err := api.NewClient(apiAddr)
-	if err != nil {
-		return graphview.Input{}, usagef("%v", err)
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	raw, err := c.GraphWithVerdicts(ctx) // an agent that counts no verdicts answers the bare graph
-	if errors.Is(err, api.ErrUnavailable) {
-		return graphview.Input{}, fmt.Errorf("the agent at %s has no learned graph to show: %w", c.Target(), err)
-	}
-	if err != nil {
-		return graphview.Input{}, fmt.Errorf("%w (to draw a saved graph instead: --file GRAPH.json)", err)
-	}
-	in, err := graphview.ReadInput(bytes.NewReader(raw))
-	if err != nil {
-		return graphview.Input{}, fmt.Errorf("the agent at %s: %w", c.Target(), err)
-	}
-	return in, nil
+	var in graphview.Input
+	err := cf.call(ctx, func(ctx context.Context, c *api.Client) error {
+		raw, err := c.GraphWithVerdicts(ctx) // an agent that counts no verdicts answers the bare graph
+		if errors.Is(err, api.ErrUnavailable) {
+			return fmt.Errorf("the agent at %s has no learned graph to show: %w", c.Target(), err)
+		}
+		if err != nil {
+			return fmt.Errorf("%w (to draw a saved graph instead: --file GRAPH.json)", err)
+		}
+		if in, err = graphview.ReadInput(bytes.NewReader(raw)); err != nil {
+			return fmt.Errorf("the agent at %s: %w", c.Target(), err)
+		}
+		return nil
+	})
+	return in, err
 }

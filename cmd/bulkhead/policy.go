@@ -6,7 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"bulkhead.dev/bulkhead/policy"
@@ -64,14 +65,7 @@ func init() {
 	})
 }
 
-func policyVerbNames() []string {
-	names := make([]string, 0, len(policyVerbs))
-	for n := range policyVerbs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}
+func policyVerbNames() []string { return slices.Sorted(maps.Keys(policyVerbs)) }
 
 func runPolicy(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
@@ -139,18 +133,25 @@ func policyCheck(_ context.Context, args []string, stdout, stderr io.Writer) err
 func policyGenerate(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := policyFlags("generate", stderr)
 	var opt learn.Options
-	name := fs.String("name", "learned", "metadata.name of the generated policy")
-	mode := fs.String("mode", "monitor", "defaultMode of the generated policy: learn, monitor or protect")
+	def := learn.DefaultOptions
+	name := fs.String("name", def.Name, "metadata.name of the generated policy")
+	mode := fs.String("mode", def.Mode.String(), "defaultMode of the generated policy: learn, monitor or protect")
 	promote := fs.String("auto-promote", "", "add autoPromote {after: DURATION, to: protect} to every workload group (e.g. 24h, 7d)")
 	out := fs.String("o", "", "write the policy to this file instead of standard output")
 	thresholds := []struct {
 		flag string
 		v    *int
-	}{{"port-threshold", &opt.PortThreshold}, {"path-threshold", &opt.PathThreshold}, {"dns-threshold", &opt.DNSThreshold}, {"addr-threshold", &opt.AddrThreshold}}
-	fs.IntVar(&opt.PortThreshold, "port-threshold", 8, "more distinct ports than this to one peer collapse into a range")
-	fs.IntVar(&opt.PathThreshold, "path-threshold", 8, "more distinct last path segments than this become {param}")
-	fs.IntVar(&opt.DNSThreshold, "dns-threshold", 5, "this many names under one domain become *.domain")
-	fs.IntVar(&opt.AddrThreshold, "addr-threshold", 4, "this many addresses in one /24 (/64) become one CIDR group")
+		def  int
+		help string
+	}{
+		{"port-threshold", &opt.PortThreshold, def.PortThreshold, "more distinct ports than this to one peer collapse into a range"},
+		{"path-threshold", &opt.PathThreshold, def.PathThreshold, "more distinct last path segments than this become {param}"},
+		{"dns-threshold", &opt.DNSThreshold, def.DNSThreshold, "this many names under one domain become *.domain"},
+		{"addr-threshold", &opt.AddrThreshold, def.AddrThreshold, "this many addresses in one /24 (/64) become one CIDR group"},
+	}
+	for _, th := range thresholds {
+		fs.IntVar(th.v, th.flag, th.def, th.help)
+	}
 	graphs, err := parseInterspersed(fs, args)
 	if err != nil {
 		return err

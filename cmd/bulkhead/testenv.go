@@ -71,7 +71,7 @@ func testenvUp(args []string, stdout, stderr io.Writer) error {
 		}
 		cfg.Externals = append(cfg.Externals, spec)
 	}
-	if existing := testbedNamespaces(*name); len(existing) > 0 {
+	if existing := testenv.BedNamespaces(*name); len(existing) > 0 {
 		return fmt.Errorf("test bed %q already exists (%s); run: bulkhead testenv down --name %s", *name, strings.Join(existing, ", "), *name)
 	}
 	// Build leaves the namespaces in place when this process exits: they
@@ -110,7 +110,7 @@ func testenvDown(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	nss := testbedNamespaces(*name)
+	nss := testenv.BedNamespaces(*name)
 	if len(nss) == 0 {
 		return fmt.Errorf("no test bed named %q", *name)
 	}
@@ -153,8 +153,8 @@ func testenvExec(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(argv) == 0 {
 		return usagef("missing command to run in %s", host)
 	}
-	ns := "bh-" + *name + "-" + host
-	if _, err := os.Stat("/run/netns/" + ns); err != nil {
+	ns := testenv.HostNamespace(*name, host)
+	if _, err := os.Stat(testenv.NamespacePath(ns)); err != nil {
 		return fmt.Errorf("no host %q in test bed %q (namespace %s): %w", host, *name, ns, err)
 	}
 	cmd := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns}, argv...)...)
@@ -173,44 +173,15 @@ func testenvList(args []string, stdout, stderr io.Writer) error {
 	if err := parseNoArgs(newFlagSet("testenv list", stderr), args); err != nil {
 		return err
 	}
-	entries, _ := os.ReadDir("/run/netns")
-	beds := map[string][]string{}
-	var order []string
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), "bh-")
-		if !ok {
-			continue
-		}
-		bed, host, ok := strings.Cut(rest, "-")
-		if !ok {
-			continue
-		}
-		if _, seen := beds[bed]; !seen {
-			order = append(order, bed)
-		}
-		beds[bed] = append(beds[bed], host)
-	}
-	if len(order) == 0 {
+	beds := testenv.Beds()
+	if len(beds) == 0 {
 		fmt.Fprintln(stdout, "no test beds")
 		return nil
 	}
-	for _, b := range order {
-		fmt.Fprintf(stdout, "%s: %s\n", b, strings.Join(beds[b], " "))
+	for _, b := range beds {
+		fmt.Fprintf(stdout, "%s: %s\n", b.Name, strings.Join(b.Hosts, " "))
 	}
 	return nil
-}
-
-// testbedNamespaces lists the namespaces of the named test bed.
-func testbedNamespaces(name string) []string {
-	entries, _ := os.ReadDir("/run/netns")
-	var out []string
-	for _, e := range entries {
-		rest, ok := strings.CutPrefix(e.Name(), "bh-"+name+"-")
-		if ok && rest != "" {
-			out = append(out, e.Name())
-		}
-	}
-	return out
 }
 
 func splitList(s string) []string {

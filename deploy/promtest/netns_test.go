@@ -16,9 +16,9 @@ import (
 )
 
 // TestHarnessInNodeNamespace runs the harness the way the agent's
-// integration test will: the metrics are served inside a testenv node's
-// network namespace (where the agent runs) on the node's address, and
-// Prometheus runs in that namespace too (Config.Launch, ListenAddress,
+// end-to-end test (agent/e2e) does: the metrics are served inside a testenv
+// node's network namespace (where the agent runs) on the node's address,
+// and Prometheus runs in that namespace too (Config.Launch, ListenAddress,
 // Client).
 func TestHarnessInNodeNamespace(t *testing.T) {
 	requirePrometheus(t)

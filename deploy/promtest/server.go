@@ -57,7 +57,7 @@ type Config struct {
 	// network namespace, e.g. with testenv:
 	//
 	//	Launch: func(c *exec.Cmd) (func() error, error) {
-	//		p, err := node.Host.Start(c)
+	//		p, err := node.Node.Start(c) // node is a *testenv.Node
 	//		if err != nil {
 	//			return nil, err
 	//		}

@@ -39,7 +39,9 @@ func ParseBench(r io.Reader, other io.Writer) ([]*Result, error) {
 			continue
 		}
 		name := strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndexByte(name, '-'); i > 0 {
+		// go test appends -GOMAXPROCS unless it is 1: a '-' followed by
+		// something other than digits belongs to the name.
+		if i := strings.LastIndexByte(name, '-'); i > 0 && i+1 < len(name) && strings.Trim(name[i+1:], "0123456789") == "" {
 			name = name[:i]
 		}
 		res := byName[name]

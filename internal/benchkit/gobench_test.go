@@ -13,6 +13,7 @@ func TestParseBench(t *testing.T) {
 BenchmarkEvaluate/groups=10-2   	 100	       150.0 ns/op	       0 B/op	       0 allocs/op
 BenchmarkTable-2   	 100	       9000 ns/op	       496 B/op	       5 allocs/op	       394.0 bytes/flow
 BenchmarkEvaluate/groups=10-2   	 100	       170.0 ns/op	       0 B/op	       0 allocs/op
+BenchmarkParse/http-get   	 100	       20.0 ns/op
 PASS
 `
 	var other strings.Builder
@@ -25,6 +26,8 @@ PASS
 			Values: map[string][]float64{"ns/op": {150, 170}, "B/op": {0, 0}, "allocs/op": {0, 0}}},
 		{Name: "Table", Units: []string{"ns/op", "B/op", "allocs/op", "bytes/flow"},
 			Values: map[string][]float64{"ns/op": {9000}, "B/op": {496}, "allocs/op": {5}, "bytes/flow": {394}}},
+		// GOMAXPROCS=1: no suffix, the name's own '-' stays.
+		{Name: "Parse/http-get", Units: []string{"ns/op"}, Values: map[string][]float64{"ns/op": {20}}},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("results (-want +got):\n%s", d)

@@ -44,17 +44,15 @@ type Load struct {
 }
 
 // ServeHTTP serves HTTPBody to every request on port of h, from a Go
-// HTTP/1.1 server that lives as long as the process.
+// HTTP/1.1 server (testenv's Host.ServeHTTP) that stops when h closes.
 func ServeHTTP(h *testenv.Host, port int) error {
-	l, err := h.Listen("tcp", fmt.Sprintf(":%d", port))
+	_, err := h.ServeHTTP(fmt.Sprintf(":%d", port), http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(HTTPBody)
+	}))
 	if err != nil {
 		return fmt.Errorf("serve HTTP on %s port %d: %w", h.Name, port, err)
 	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write(HTTPBody)
-	})}
-	go func() { _ = srv.Serve(l) }()
 	return nil
 }
 

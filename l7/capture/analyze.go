@@ -81,9 +81,6 @@ func (o Options) withDefaults() Options {
 	if o.Engine.MaxBufferTotal <= 0 {
 		o.Engine.MaxBufferTotal = DefaultMaxBufferTotal
 	}
-	if o.Engine.Parser.MaxRecords <= 0 {
-		o.Engine.Parser.MaxRecords = 256
-	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -165,9 +162,9 @@ type flowEntry struct {
 	fin        uint8 // FIN seen: bit per caller side; 4: RST
 	payload    bool  // some payload was seen
 	clientISN  uint32
-	// Intrusive lists: by last activity, and by creation.
-	lprev, lnext *flowEntry
-	cprev, cnext *flowEntry
+	// links are the entry's places in the analyzer's intrusive lists,
+	// indexed by listID.
+	links [2]entryLinks
 }
 
 // Request implements l7.Sink (summaries come from the parsers).
@@ -188,7 +185,23 @@ func (e *flowEntry) Note(n string) {
 	}
 }
 
-type entryList struct{ head, tail *flowEntry }
+// listID names one of the two lists a flowEntry is on.
+type listID uint8
+
+const (
+	byActivity listID = iota // analyzer.lru
+	byCreation               // analyzer.created
+)
+
+// entryLinks are an entry's neighbours in one list.
+type entryLinks struct{ prev, next *flowEntry }
+
+// entryList is an intrusive doubly-linked list of entries over their
+// links[id].
+type entryList struct {
+	head, tail *flowEntry
+	id         listID
+}
 
 type analyzer struct {
 	opts    Options
@@ -206,11 +219,13 @@ type analyzer struct {
 
 func newAnalyzer(opts Options, emit func(*Record) error) *analyzer {
 	return &analyzer{
-		opts:   opts,
-		emit:   emit,
-		eng:    l7.NewEngine(opts.Engine),
-		flows:  make(map[flowKey]*flowEntry),
-		defrag: newDefragger(opts.MaxFragmentBytes, opts.FragmentTimeout),
+		opts:    opts,
+		emit:    emit,
+		eng:     l7.NewEngine(opts.Engine),
+		flows:   make(map[flowKey]*flowEntry),
+		lru:     entryList{id: byActivity},
+		created: entryList{id: byCreation},
+		defrag:  newDefragger(opts.MaxFragmentBytes, opts.FragmentTimeout),
 	}
 }
 
@@ -330,7 +345,7 @@ func compare16(x, y [16]byte) int {
 func (a *analyzer) lookup(p *packet, ts time.Time) (e *flowEntry, srcIsA bool) {
 	k, srcIsA := canonical(p)
 	e = a.flows[k]
-	syn := p.proto == protoTCP && p.flags&0x12 == 0x02 // SYN without ACK
+	syn := p.proto == protoTCP && p.tcpFlags()&(l7.SYN|l7.ACK) == l7.SYN
 	if e != nil && syn && (e.payload || e.fin != 0) && (e.clientIsA != srcIsA || p.seq != e.clientISN) {
 		// A new connection reusing the 5-tuple.
 		a.finish(e)
@@ -352,7 +367,7 @@ func (a *analyzer) lookup(p *packet, ts time.Time) (e *flowEntry, srcIsA bool) {
 		e.clientISN = p.seq
 	}
 	a.flows[k] = e
-	a.created.pushBack(e, true)
+	a.created.pushBack(e)
 	a.lru.pushFront(e)
 	if p.proto == protoTCP || p.proto == protoUDP {
 		tr := l7.TCP
@@ -375,8 +390,8 @@ func (a *analyzer) lookup(p *packet, ts time.Time) (e *flowEntry, srcIsA bool) {
 // is the client's ephemeral port, else the sender), which detection may
 // still swap (l7.OrientationGuessed).
 func orientation(p *packet) (clientIsSrc bool, o l7.Orientation) {
-	if p.proto == protoTCP && p.flags&0x02 != 0 {
-		return p.flags&0x10 == 0, l7.OrientationKnown
+	if f := p.tcpFlags(); p.proto == protoTCP && f&l7.SYN != 0 {
+		return f&l7.ACK == 0, l7.OrientationKnown
 	}
 	sp, dp := p.sport, p.dport
 	switch {
@@ -406,10 +421,10 @@ func (a *analyzer) feed(e *flowEntry, p *packet, srcIsA bool, ts time.Time, piec
 		e.payload = true
 	}
 	if p.proto == protoTCP {
-		if p.flags&0x04 != 0 {
+		if p.tcpFlags()&l7.RST != 0 {
 			e.fin |= 4
 		}
-		if p.flags&0x01 != 0 {
+		if p.tcpFlags()&l7.FIN != 0 {
 			e.fin |= 1 << side
 		}
 	}
@@ -418,7 +433,7 @@ func (a *analyzer) feed(e *flowEntry, p *packet, srcIsA bool, ts time.Time, piec
 	}
 	switch p.proto {
 	case protoTCP:
-		e.fl.TCP(side, p.seq, l7.TCPFlags(p.flags), p.payload, e)
+		e.fl.TCP(side, p.seq, p.tcpFlags(), p.payload, e)
 	case protoUDP:
 		if len(p.payload) > 0 {
 			e.fl.UDP(side, p.payload, e)
@@ -461,8 +476,8 @@ func (a *analyzer) expire(now time.Time) {
 func (a *analyzer) finish(e *flowEntry) {
 	a.stopInspecting(e)
 	delete(a.flows, e.key)
-	a.lru.remove(e, false)
-	a.created.remove(e, true)
+	a.lru.remove(e)
+	a.created.remove(e)
 	heap.Push(&a.pending, e.record())
 	if a.pending.Len() > a.opts.MaxPending {
 		a.write(heap.Pop(&a.pending).(*Record))
@@ -551,59 +566,47 @@ func (h *recordHeap) Pop() any {
 	return r
 }
 
-// Intrusive doubly-linked lists over flowEntry; created selects which link
-// fields are used.
+// The intrusive lists' operations.
 
 func (l *entryList) pushFront(e *flowEntry) {
-	e.lprev, e.lnext = nil, l.head
+	e.links[l.id] = entryLinks{next: l.head}
 	if l.head != nil {
-		l.head.lprev = e
+		l.head.links[l.id].prev = e
 	} else {
 		l.tail = e
 	}
 	l.head = e
 }
 
-func (l *entryList) moveFront(e *flowEntry) {
-	if l.head == e {
-		return
-	}
-	l.remove(e, false)
-	l.pushFront(e)
-}
-
-func (l *entryList) pushBack(e *flowEntry, created bool) {
-	prev, next := links(e, created)
-	*prev, *next = l.tail, nil
+func (l *entryList) pushBack(e *flowEntry) {
+	e.links[l.id] = entryLinks{prev: l.tail}
 	if l.tail != nil {
-		_, tnext := links(l.tail, created)
-		*tnext = e
+		l.tail.links[l.id].next = e
 	} else {
 		l.head = e
 	}
 	l.tail = e
 }
 
-func (l *entryList) remove(e *flowEntry, created bool) {
-	prev, next := links(e, created)
-	if *prev != nil {
-		_, pn := links(*prev, created)
-		*pn = *next
-	} else if l.head == e {
-		l.head = *next
+func (l *entryList) moveFront(e *flowEntry) {
+	if l.head == e {
+		return
 	}
-	if *next != nil {
-		np, _ := links(*next, created)
-		*np = *prev
-	} else if l.tail == e {
-		l.tail = *prev
-	}
-	*prev, *next = nil, nil
+	l.remove(e)
+	l.pushFront(e)
 }
 
-func links(e *flowEntry, created bool) (prev, next **flowEntry) {
-	if created {
-		return &e.cprev, &e.cnext
+func (l *entryList) remove(e *flowEntry) {
+	lk := &e.links[l.id]
+	if lk.prev != nil {
+		lk.prev.links[l.id].next = lk.next
+	} else if l.head == e {
+		l.head = lk.next
 	}
-	return &e.lprev, &e.lnext
+	if lk.next != nil {
+		lk.next.links[l.id].prev = lk.prev
+	} else if l.tail == e {
+		l.tail = lk.prev
+	}
+	*lk = entryLinks{}
 }

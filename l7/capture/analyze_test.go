@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -34,7 +35,7 @@ func dnsQueryBytes(t testing.TB, name string) []byte {
 // and srvIP:80, as IP packets.
 func httpExchange(v6 bool) [][]byte {
 	src, dst := cliIP, srvIP
-	ip := func(s, d netipAddr, seg []byte) []byte {
+	ip := func(s, d netip.Addr, seg []byte) []byte {
 		if v6 {
 			return ipv6(s, d, 6, false, 0, 0, false, seg)
 		}
@@ -352,11 +353,11 @@ func TestTunnels(t *testing.T) {
 	gtp := func(p []byte) []byte {
 		h := []byte{0x30, 0xff, 0, 0, 0, 0, 0, 1}
 		binary.BigEndian.PutUint16(h[2:], uint16(len(p)))
-		return ipv4(netipMust("10.0.0.1"), netipMust("10.0.0.2"), 17, 1, 0, false, udpDgram(2152, 2152, append(h, p...)))
+		return ipv4(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 17, 1, 0, false, udpDgram(2152, 2152, append(h, p...)))
 	}
 	vxlan := func(p []byte) []byte {
 		h := []byte{0x08, 0, 0, 0, 0, 0, 1, 0}
-		return ipv4(netipMust("10.0.0.1"), netipMust("10.0.0.2"), 17, 1, 0, false, udpDgram(40000, 4789, append(h, eth(p)...)))
+		return ipv4(netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), 17, 1, 0, false, udpDgram(40000, 4789, append(h, eth(p)...)))
 	}
 	for name, wrap := range map[string]func([]byte) []byte{"gtp": gtp, "vxlan": vxlan} {
 		recs, _, err := analyzeBytes(t, pcapFile(t, LinkRaw, frames(inner, wrap)...), Options{})

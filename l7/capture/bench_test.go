@@ -2,6 +2,7 @@ package capture
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -19,7 +20,7 @@ import (
 func BenchmarkProtocols(b *testing.B) {
 	paths, _ := filepath.Glob(filepath.Join("..", "testdata", "captures", "*.pcap"))
 	if len(paths) == 0 {
-		b.Skip("no captures in ../testdata/captures")
+		b.Fatal("no captures in ../testdata/captures (they are committed: is the checkout complete?)")
 	}
 	for _, path := range paths {
 		name := strings.TrimSuffix(filepath.Base(path), ".pcap")
@@ -164,12 +165,18 @@ func BenchmarkAnalyze(b *testing.B) {
 		packets += len(replayPackets(b, raw))
 	}
 	if len(all) == 0 {
-		b.Skip("no captures")
+		b.Fatal("no captures in ../testdata/captures (they are committed: is the checkout complete?)")
+	}
+	var line []byte
+	emit := func(r *Record) error {
+		var err error
+		line, err = r.AppendJSON(line[:0])
+		return err
 	}
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		for _, raw := range all {
-			if _, _, err := analyzeBytes(b, raw, Options{}); err != nil {
+			if _, err := Analyze(context.Background(), bytes.NewReader(raw), Options{}, emit); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -27,6 +27,7 @@ import (
 
 	"github.com/miekg/dns"
 
+	"bulkhead.dev/bulkhead/internal/benchkit"
 	"bulkhead.dev/bulkhead/testenv"
 )
 
@@ -83,9 +84,10 @@ func TestMakeBenchCapture(t *testing.T) {
 	if _, err := sv.ServeDNS(":53", zone); err != nil {
 		t.Fatal(err)
 	}
-	redis := sv.Command(context.Background(), "redis-server", "--bind", "0.0.0.0", "--port", "6379",
-		"--protected-mode", "no", "--save", "", "--appendonly", "no")
-	if _, err := sv.Start(redis); err != nil {
+	if _, err := benchkit.StartRedis(sv.Host, 6379, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := benchkit.WaitListening(sv.Host, net.JoinHostPort(ip, "6379"), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
@@ -201,7 +203,6 @@ func TestMakeBenchCapture(t *testing.T) {
 		return nil
 	})
 	run("redis", func() error {
-		time.Sleep(500 * time.Millisecond) // redis-server starting
 		_, err := cl.Run(ctx, "redis-benchmark", "-h", ip, "-n", strconv.Itoa(benchRedisRequests), "-c", "10", "-t", "set,get,lpush", "-q")
 		return err
 	})

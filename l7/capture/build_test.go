@@ -7,8 +7,6 @@ import (
 	"net/netip"
 	"testing"
 	"time"
-
-	"bulkhead.dev/bulkhead/l7"
 )
 
 // Builders of synthetic packets and captures for the tests.
@@ -200,9 +198,3 @@ func jsonLines(t testing.TB, recs []*Record) []string {
 	}
 	return out
 }
-
-type netipAddr = netip.Addr
-
-func netipMust(s string) netip.Addr { return netip.MustParseAddr(s) }
-
-var engineConfigForFuzz = l7.Config{MaxBuffer: 4096}

@@ -3,6 +3,8 @@ package capture
 import (
 	"encoding/binary"
 	"errors"
+
+	"bulkhead.dev/bulkhead/l7"
 )
 
 // Link-layer, IP and transport decoding into a reusable packet value, in
@@ -57,6 +59,9 @@ type packet struct {
 	fragData  []byte
 	fragProto uint8 // transport protocol of the datagram
 }
+
+// tcpFlags returns the TCP header flags (zero for other protocols).
+func (p *packet) tcpFlags() l7.TCPFlags { return l7.TCPFlags(p.flags) }
 
 var (
 	errNotIP     = errors.New("not an IP packet")

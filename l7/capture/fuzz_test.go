@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"bulkhead.dev/bulkhead/l7"
 )
 
 // FuzzAnalyze feeds whole capture files to the analyze pipeline: whatever
@@ -34,7 +36,7 @@ func FuzzAnalyze(f *testing.F) {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
 		n := 0
-		st, _ := Analyze(ctx, bytes.NewReader(in), Options{MaxFlows: 64, Engine: engineConfigForFuzz}, func(r *Record) error {
+		st, _ := Analyze(ctx, bytes.NewReader(in), Options{MaxFlows: 64, Engine: l7.Config{MaxBuffer: 4096}}, func(r *Record) error {
 			n++
 			if _, err := r.AppendJSON(nil); err != nil {
 				t.Fatalf("marshal record: %v", err)

@@ -12,7 +12,8 @@ import (
 	"bulkhead.dev/bulkhead/policy"
 )
 
-// Options tune Generate. Zero fields take the defaults in brackets.
+// Options tune Generate. Zero fields take the defaults in brackets (see
+// DefaultOptions).
 type Options struct {
 	Name string      // metadata.name of the policy ["learned"]
 	Mode policy.Mode // the policy's defaultMode [monitor]
@@ -33,23 +34,29 @@ type Options struct {
 	AddrThreshold int
 }
 
+// DefaultOptions are the values Generate uses for zero fields of Options.
+var DefaultOptions = Options{Name: "learned", Mode: policy.ModeMonitor,
+	PortThreshold: 8, PortSpan: 1024, PathThreshold: 8, DNSThreshold: 5, AddrThreshold: 4}
+
 func (o Options) withDefaults() Options {
+	d := DefaultOptions
 	if o.Name == "" {
-		o.Name = "learned"
+		o.Name = d.Name
 	}
 	if o.Mode == policy.ModeUnset {
-		o.Mode = policy.ModeMonitor
+		o.Mode = d.Mode
 	}
-	def := func(v *int, d int) {
-		if *v <= 0 {
-			*v = d
+	for _, f := range []struct {
+		v *int
+		d int
+	}{
+		{&o.PortThreshold, d.PortThreshold}, {&o.PortSpan, d.PortSpan}, {&o.PathThreshold, d.PathThreshold},
+		{&o.DNSThreshold, d.DNSThreshold}, {&o.AddrThreshold, d.AddrThreshold},
+	} {
+		if *f.v <= 0 {
+			*f.v = f.d
 		}
 	}
-	def(&o.PortThreshold, 8)
-	def(&o.PortSpan, 1024)
-	def(&o.PathThreshold, 8)
-	def(&o.DNSThreshold, 5)
-	def(&o.AddrThreshold, 4)
 	return o
 }
 

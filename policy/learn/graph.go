@@ -46,7 +46,9 @@ type Observation struct {
 	Port uint16
 	// App is the detected app (l7.Unknown when none was recognised).
 	App l7.App
-	// Request is the first request seen on the flow, or nil.
+	// Request is the first request seen on the flow, or nil. It is only
+	// read during Observe: the graph copies the values it keeps, so the
+	// request may share memory with buffers the caller reuses.
 	Request *l7.Request
 }
 
@@ -75,8 +77,12 @@ type EdgeKey struct {
 type edgeState struct {
 	count       uint64
 	first, last time.Time
-	values      map[Values]uint64
-	more        bool
+	// values counts the distinct L7 values; a count is reached through its
+	// pointer, because assigning to an existing key would also replace the
+	// stored key (Go does that for keys holding strings) with the caller's
+	// strings, which may share memory with reused packet buffers.
+	values map[Values]*uint64
+	more   bool
 }
 
 const numShards = 64
@@ -155,13 +161,14 @@ func (g *Graph) Observe(o Observation) Result {
 		e.first = now
 	}
 	if hasVals {
-		if _, seen := e.values[vals]; seen {
-			e.values[vals]++
+		if n, seen := e.values[vals]; seen {
+			*n++
 		} else if len(e.values) < g.limits.MaxValues {
 			if e.values == nil {
-				e.values = map[Values]uint64{}
+				e.values = map[Values]*uint64{}
 			}
-			e.values[vals] = 1
+			one := uint64(1)
+			e.values[vals.clone()] = &one
 			res.NewValue = true
 		} else {
 			e.more = true
@@ -216,7 +223,7 @@ func (e *edgeState) export(k EdgeKey) Edge {
 	out := Edge{Src: k.Src, Dst: k.Dst, Proto: protoName(k.Proto), Port: k.Port, App: k.App,
 		Count: e.count, FirstSeen: e.first.UTC(), LastSeen: e.last.UTC(), ValuesMore: e.more}
 	for v, n := range e.values {
-		out.Values = append(out.Values, Value{Values: v, Count: n})
+		out.Values = append(out.Values, Value{Values: v, Count: *n})
 	}
 	return out
 }
@@ -255,9 +262,10 @@ func (g *Graph) Add(s Snapshot) {
 		e.values = nil
 		for _, v := range merged.Values {
 			if e.values == nil {
-				e.values = map[Values]uint64{}
+				e.values = map[Values]*uint64{}
 			}
-			e.values[v.Values] = v.Count
+			n := v.Count
+			e.values[v.Values] = &n
 		}
 		sh.mu.Unlock()
 	}

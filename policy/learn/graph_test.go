@@ -8,11 +8,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/google/go-cmp/cmp"
 
 	"bulkhead.dev/bulkhead/internal/golden"
 	"bulkhead.dev/bulkhead/l7"
+	"bulkhead.dev/bulkhead/policy"
 )
 
 // fakeClock advances one second per call.
@@ -64,6 +66,26 @@ func TestObserve(t *testing.T) {
 	}
 	if s.Edges[1].Dst != FQDN("github.com") || s.Edges[2].Dst.Addr != netip.MustParseAddr("203.0.113.9") {
 		t.Errorf("peers not normalised: %+v %+v", s.Edges[1].Dst, s.Edges[2].Dst)
+	}
+}
+
+// TestObserveOwnsValues checks that the graph keeps copies of the request's
+// values: the agent passes requests whose strings point into packet buffers
+// it reuses.
+func TestObserveOwnsValues(t *testing.T) {
+	g := New(fakeClock(), Limits{})
+	buf := []byte("GET/orders")
+	o := httpObs("fe", "api", "")
+	o.Request.Method = unsafe.String(&buf[0], 3)
+	o.Request.Path = unsafe.String(&buf[3], len(buf)-3)
+	g.Observe(o)
+	// The same values again: counted, and the stored key must stay the
+	// graph's own copy (assigning to an existing string key replaces it).
+	g.Observe(o)
+	copy(buf, "XXXXXXXXXX")
+	want := []Value{{Values: Values{policy.AttrMethod: "GET", policy.AttrPath: "/orders"}, Count: 2}}
+	if d := cmp.Diff(want, g.Snapshot().Edges[0].Values); d != "" {
+		t.Errorf("values after the request's buffer was reused (-want +got):\n%s", d)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"bulkhead.dev/bulkhead/l7"
@@ -29,6 +30,15 @@ var attrNames = [policy.NumAttrs]string{
 	policy.AttrClientID:   "clientID",
 	policy.AttrUser:       "user",
 	policy.AttrDatabase:   "database",
+}
+
+// clone returns v with strings of its own, which do not share memory with
+// the request they were read from.
+func (v Values) clone() Values {
+	for i := range v {
+		v[i] = strings.Clone(v[i])
+	}
+	return v
 }
 
 // compareValues orders Values attribute by attribute.
@@ -110,7 +120,7 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 			}
 			continue
 		}
-		i := indexOf(attrNames[:], k)
+		i := slices.Index(attrNames[:], k)
 		if i < 0 {
 			return fmt.Errorf("learn: l7 value: unknown attribute %q", k)
 		}
@@ -119,13 +129,4 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 		}
 	}
 	return nil
-}
-
-func indexOf(list []string, s string) int {
-	for i, x := range list {
-		if x == s {
-			return i
-		}
-	}
-	return -1
 }

@@ -36,8 +36,23 @@ const MaxHistory = 1000
 
 type state struct {
 	cfg        policy.AutoPromote
-	quietSince time.Time
-	lastEvent  string // what last restarted the quiet period
+	quietSince time.Time // when lastEvent happened
+	// lastEvent is what last restarted the quiet period. Events only store
+	// a constant here (they come from the packet path: no allocation);
+	// Due formats it with quietSince.
+	lastEvent string
+}
+
+// eventConfigured is the lastEvent of a group whose quiet period started
+// when auto-promotion was configured.
+const eventConfigured = "auto-promotion configured"
+
+// lastText describes the event that started the quiet period.
+func (st *state) lastText() string {
+	if st.lastEvent == eventConfigured {
+		return st.lastEvent
+	}
+	return st.lastEvent + " at " + st.quietSince.UTC().Format(time.RFC3339)
 }
 
 // Promoter tracks quiet periods. It is safe for concurrent use.
@@ -71,7 +86,7 @@ func (p *Promoter) Configure(groups []policy.GroupMode) {
 		}
 		st := p.groups[g.Group]
 		if st == nil {
-			st = &state{quietSince: now, lastEvent: "auto-promotion configured"}
+			st = &state{quietSince: now, lastEvent: eventConfigured}
 		}
 		st.cfg = *g.AutoPromote
 		keep[g.Group] = st
@@ -84,7 +99,7 @@ func (p *Promoter) Configure(groups []policy.GroupMode) {
 func (p *Promoter) NewEdge(groups ...string) { p.event("new edge", groups) }
 
 // Violation restarts the quiet period of the groups of a violation's local
-// endpoints.
+// endpoints. NewEdge and Violation do not allocate.
 func (p *Promoter) Violation(groups ...string) { p.event("violation", groups) }
 
 // ModeSet restarts the quiet period of a group whose mode was set by hand.
@@ -96,7 +111,7 @@ func (p *Promoter) event(what string, groups []string) {
 	now := p.clock()
 	for _, g := range groups {
 		if st := p.groups[g]; st != nil {
-			st.quietSince, st.lastEvent = now, what+" at "+now.UTC().Format(time.RFC3339)
+			st.quietSince, st.lastEvent = now, what
 		}
 	}
 }
@@ -128,9 +143,9 @@ func (p *Promoter) Due(current func(group string) (policy.Mode, bool)) []Move {
 		}
 		m := Move{Group: g, From: mode, To: mode + 1, At: now,
 			Reason: fmt.Sprintf("no new edge and no violation for %s (since %s, last: %s)",
-				policy.FormatDuration(quiet.Truncate(time.Minute)), st.quietSince.UTC().Format(time.RFC3339), st.lastEvent)}
+				policy.FormatDuration(quiet.Truncate(time.Minute)), st.quietSince.UTC().Format(time.RFC3339), st.lastText())}
 		moves = append(moves, m)
-		st.quietSince, st.lastEvent = now, fmt.Sprintf("promoted to %s at %s", m.To, now.UTC().Format(time.RFC3339))
+		st.quietSince, st.lastEvent = now, "promoted to "+m.To.String()
 	}
 	p.history = append(p.history, moves...)
 	if over := len(p.history) - MaxHistory; over > 0 {

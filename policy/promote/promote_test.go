@@ -68,6 +68,13 @@ func TestPromotion(t *testing.T) {
 	if h[2].Reason != "no new edge and no violation for 1d (since 2026-03-01T02:00:00Z, last: violation at 2026-03-01T02:00:00Z)" {
 		t.Errorf("reason %q", h[2].Reason)
 	}
+	if h[3].Reason != "no new edge and no violation for 1d (since 2026-03-02T02:00:00Z, last: promoted to monitor at 2026-03-02T02:00:00Z)" {
+		t.Errorf("reason %q", h[3].Reason)
+	}
+	// The agent reports edges and violations from the packet path.
+	if n := testing.AllocsPerRun(100, func() { p.Violation("api", "db"); p.NewEdge("web") }); n != 0 {
+		t.Errorf("Violation and NewEdge allocate %v times per call", n)
+	}
 }
 
 func TestModeSetAndReconfigure(t *testing.T) {

@@ -36,14 +36,12 @@ const (
 	attrPacketHdr  = 1
 	attrVerdictHdr = 2
 	attrMark       = 3
-	attrTimestamp  = 4
 	attrInDev      = 5
 	attrOutDev     = 6
 	attrPhysInDev  = 7
 	attrPhysOutDev = 8
 	attrPayload    = 10
 	attrCT         = 11
-	attrCTInfo     = 12
 	attrCapLen     = 13
 	attrSkbInfo    = 14
 )
@@ -122,9 +120,6 @@ type Msg struct {
 	SkbInfo  uint32
 	HasCT    bool   // conntrack info attached (NFQA_CT)
 	CTMark   uint32 // connmark, when HasCT
-	CTInfo   uint32
-	TSSec    uint64 // kernel timestamp, when the packet has one
-	TSUsec   uint64
 	Payload  []byte // the packet from its network header; aliases the buffer
 	HasPktHd bool
 }
@@ -198,11 +193,6 @@ func parseAttrs(b []byte, m *Msg) error {
 			m.HasPktHd = true
 		case attrMark:
 			m.Mark = u32(v)
-		case attrTimestamp:
-			if len(v) >= 16 {
-				m.TSSec = be.Uint64(v[0:8])
-				m.TSUsec = be.Uint64(v[8:16])
-			}
 		case attrInDev:
 			m.InDev = u32(v)
 		case attrOutDev:
@@ -216,8 +206,6 @@ func parseAttrs(b []byte, m *Msg) error {
 		case attrCT:
 			m.HasCT = true
 			m.CTMark = ctAttr(v, ctaMark)
-		case attrCTInfo:
-			m.CTInfo = u32(v)
 		case attrCapLen:
 			m.CapLen = u32(v)
 		case attrSkbInfo:
